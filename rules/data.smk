@@ -1,0 +1,35 @@
+# Stages 1-2: collect sources into one schema, then simhash near-duplicate removal.
+
+
+def resolved_sources():
+    return [{**s, "path": local_path(s["path"])} if s.get("path") else s for s in config["sources"]]
+
+
+rule raw:
+    input:
+        [s["path"] for s in resolved_sources() if s.get("path")],
+    output:
+        data=f"{R}/data/raw.jsonl",
+        stats=f"{R}/data/raw.stats.json",
+    params:
+        sources=resolved_sources(),
+    log:
+        f"{R}/logs/raw.log",
+    script:
+        "../scripts/raw.py"
+
+
+rule dedup:
+    input:
+        f"{R}/data/raw.jsonl",
+    output:
+        data=f"{R}/data/deduped.jsonl",
+        duplicates=f"{R}/data/duplicates.jsonl",
+        stats=f"{R}/data/deduped.stats.json",
+    params:
+        k=config["dedup"].get("k", 3),
+        char_ngram=config["dedup"].get("char_ngram", 2),
+    log:
+        f"{R}/logs/dedup.log",
+    script:
+        "../scripts/dedup.py"

@@ -1,0 +1,23 @@
+# Stage 6: perplexity (base 2) under the large model, and its safety / quality judgements.
+
+
+rule score:
+    input:
+        data=f"{R}/data/replies.jsonl",
+        model=role_model_inputs("large"),
+    output:
+        data=f"{R}/data/scored.jsonl",
+        stats=f"{R}/data/scored.stats.json",
+    params:
+        role=config["models"]["large"],
+        scoring=config["scoring"],
+        cache=f"{R}/cache/score.jsonl",
+        models_dir=f"{RES}/models",
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        gpu=1,
+    log:
+        f"{R}/logs/score.log",
+    script:
+        "../scripts/score.py"

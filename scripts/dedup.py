@@ -1,0 +1,27 @@
+"""Rule dedup: drop near-duplicate instructions (simhash, Hamming distance <= k), naming what each duplicates."""
+from slm_posttrain.records import StageStats, iter_jsonl, write_jsonl
+from slm_posttrain.runtime import log_stats, setup
+from slm_posttrain.simhash import deduplicate
+
+smk = snakemake  # noqa: F821
+log = setup(smk, "dedup")
+stats = StageStats("deduped")
+stats.details.update(k=smk.params.k, char_ngram=smk.params.char_ngram)
+duplicates = []
+
+
+def kept():
+    for record, dup_of in deduplicate(iter_jsonl(smk.input[0]), smk.params.k, smk.params.char_ngram):
+        stats.records_in += 1
+        if dup_of is None:
+            stats.records_out += 1
+            yield record
+        else:
+            stats.drop("near_duplicate")
+            duplicates.append({"id": record["id"], "duplicate_of": dup_of, "instruction": record["instruction"]})
+
+
+write_jsonl(smk.output.data, kept())
+write_jsonl(smk.output.duplicates, duplicates)
+stats.write(smk.output.stats)
+log_stats(log, stats)

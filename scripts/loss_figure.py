@@ -1,0 +1,7 @@
+"""Rules loss_figure_*: training loss per step of the listed runs."""
+from pathlib import Path
+
+from slm_posttrain.training import plot_loss
+
+smk = snakemake  # noqa: F821
+plot_loss({Path(d).name: Path(d) / "trainer_state.json" for d in smk.input}, smk.output[0], smk.params.title)

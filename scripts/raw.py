@@ -1,0 +1,11 @@
+"""Rule raw: every configured source -> one normalized JSONL (id, source, lang, category, instruction, input, output)."""
+from slm_posttrain.records import StageStats, write_jsonl
+from slm_posttrain.runtime import log_stats, setup
+from slm_posttrain.sources import collect
+
+smk = snakemake  # noqa: F821
+log = setup(smk, "raw")
+stats = StageStats("raw")
+write_jsonl(smk.output.data, collect(smk.params.sources, stats))
+stats.write(smk.output.stats)
+log_stats(log, stats)

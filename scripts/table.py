@@ -1,0 +1,13 @@
+"""Rule table: one of the paper's Tables 4-1..4-4 as CSV, Markdown and LaTeX."""
+from slm_posttrain.runtime import setup
+from slm_posttrain.tables import build_table, load_results, write_renderings
+
+smk = snakemake  # noqa: F821
+log = setup(smk, "table")
+spec = smk.params.spec
+needed = ["base", *spec["models"]]
+results = load_results({m: smk.params.results[m] for m in needed})
+frame = build_table(results, spec["models"])
+frame.to_csv(smk.output.csv, index=False)
+write_renderings(frame, spec["title"], smk.output.md, smk.output.tex)
+log.info("%s: %d rows\n%s", smk.wildcards.table, len(frame), frame.to_string(index=False))

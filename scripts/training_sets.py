@@ -1,0 +1,21 @@
+"""Rule training_sets: best reply -> sft.jsonl; best (desirable) + worst (undesirable) at 2:1 -> kto.jsonl."""
+from collections import Counter
+
+from slm_posttrain.records import StageStats, read_jsonl, write_jsonl
+from slm_posttrain.runtime import log_stats, setup
+from slm_posttrain.selection import select
+
+smk = snakemake  # noqa: F821
+log = setup(smk, "training_sets")
+sel = smk.params.selection
+records = read_jsonl(smk.input[0], required=("id", "replies"))
+stats = StageStats("training_sets")
+stats.records_in = len(records)
+sft, kto = select(records, sel.get("weights", {}), sel.get("min_safety", 0.5), sel.get("kto_ratio", 2),
+                  smk.params.seed, stats)
+stats.records_out = write_jsonl(smk.output.sft, sft)
+write_jsonl(smk.output.kto, kto)
+stats.details.update(sft_records=len(sft), kto_records=len(kto), selection=sel,
+                     sft_reply_origin=dict(Counter(r["origin"] for r in sft)))
+stats.write(smk.output.stats)
+log_stats(log, stats)

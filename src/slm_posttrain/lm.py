@@ -1,0 +1,249 @@
+"""Language-model backends behind one interface.
+
+- `TransformersLM`: in-process, batched and length-sorted, CPU or GPU; generation and log-probabilities.
+- `VllmLM`: vLLM offline engine (GPU); generation and log-probabilities.
+- `OpenAIChatLM`: any OpenAI-compatible HTTP endpoint (vLLM/SGLang/llama.cpp server, hosted APIs);
+  generation only. The API key is read from the environment variable the config names, never logged.
+
+`cached_generate` / `cached_logprobs` put a per-request cache in front of any backend.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm.auto import tqdm
+
+from .cache import JsonlCache, cache_key
+
+Messages = list[dict]
+
+
+def _chunks(order: Sequence[int], size: int):
+    for start in range(0, len(order), size):
+        yield list(order[start:start + size])
+
+
+class TransformersLM:
+    def __init__(self, path: str | Path, batch_size: int = 8, device: str | None = None, dtype: str = "auto",
+                 trust_remote_code: bool = False, max_length: int = 2048):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"model folder {path} has no config.json (build it with the model-zoo rule)")
+        self.torch = torch
+        self.name = str(path)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = {"auto": (torch.bfloat16 if self.device == "cuda" else torch.float32),
+                       "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True).to(self.device)
+        self.model.eval()
+        self.batch_size = batch_size
+        self.max_length = max_length
+
+    def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+        prompts = [self.render(m) for m in conversations]
+        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        # Length-sorted batches waste little compute on padding.
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        outputs: list[str] = [""] * len(prompts)
+        do_sample = float(params.get("temperature", 0.0)) > 0
+        gen_kwargs = {"max_new_tokens": int(params.get("max_new_tokens", 128)), "do_sample": do_sample,
+                      "pad_token_id": self.tokenizer.pad_token_id}
+        if do_sample:
+            gen_kwargs.update(temperature=float(params["temperature"]), top_p=float(params.get("top_p", 1.0)))
+            self.torch.manual_seed(int(params.get("seed", 0)))
+        for batch in tqdm(list(_chunks(order, self.batch_size)), desc=desc, unit="batch"):
+            enc = self.tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True,
+                                 add_special_tokens=False, truncation=True, max_length=self.max_length).to(self.device)
+            with self.torch.no_grad():
+                out = self.model.generate(**enc, **gen_kwargs)
+            texts = self.tokenizer.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
+            for i, text in zip(batch, texts):
+                outputs[i] = text.strip()
+        return outputs
+
+    def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str], desc: str = "score") -> list[tuple[float, int]]:
+        """(sum of natural-log probabilities, token count) of each continuation given its prefix."""
+        torch = self.torch
+        pairs = []
+        for prefix, cont in zip(prefixes, continuations):
+            p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
+            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids[: self.max_length - 1]
+            room = self.max_length - len(c_ids)
+            pairs.append((p_ids[-room:] if room > 0 else p_ids[-1:], c_ids))
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        results: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
+        for batch in tqdm(list(_chunks(order, self.batch_size)), desc=desc, unit="batch"):
+            seqs = [pairs[i][0] + pairs[i][1] for i in batch]
+            width = max(len(s) for s in seqs)
+            keep = max(len(pairs[i][1]) for i in batch) + 1
+            # Left padding puts every continuation at the end, so the vocabulary projection is
+            # computed only for the last `keep` positions instead of the whole sequence.
+            ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(seqs), width), dtype=torch.long)
+            for row, seq in enumerate(seqs):
+                ids[row, width - len(seq):] = torch.tensor(seq)
+                mask[row, width - len(seq):] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.no_grad():
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=positions.to(self.device), logits_to_keep=keep).logits
+            logp = torch.log_softmax(logits.float(), dim=-1)  # (B, keep, V): position j predicts token width-keep+j+1
+            for row, i in enumerate(batch):
+                n = len(pairs[i][1])
+                if n == 0:
+                    continue
+                targets = ids[row, width - n:].to(self.device)
+                token_logp = logp[row, keep - 1 - n: keep - 1].gather(-1, targets[:, None]).squeeze(-1)
+                results[i] = (float(token_logp.sum()), n)
+        return results
+
+
+class VllmLM:
+    """vLLM offline engine; imported lazily so CPU machines never need vllm installed."""
+
+    def __init__(self, path: str | Path, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
+                 max_length: int = 4096, trust_remote_code: bool = False, **_):
+        from vllm import LLM
+
+        self.name = str(path)
+        self.llm = LLM(model=str(path), tensor_parallel_size=tensor_parallel_size, max_model_len=max_length,
+                       gpu_memory_utilization=gpu_memory_utilization, trust_remote_code=trust_remote_code)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+        from vllm import SamplingParams
+
+        sp = SamplingParams(max_tokens=int(params.get("max_new_tokens", 128)),
+                            temperature=float(params.get("temperature", 0.0)),
+                            top_p=float(params.get("top_p", 1.0)), seed=int(params.get("seed", 0)))
+        outs = self.llm.chat([list(m) for m in conversations], sp, use_tqdm=True)
+        return [o.outputs[0].text.strip() for o in outs]
+
+    def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str], desc: str = "score") -> list[tuple[float, int]]:
+        from vllm import SamplingParams
+
+        sp = SamplingParams(max_tokens=1, prompt_logprobs=0)
+        prompts, n_conts = [], []
+        for prefix, cont in zip(prefixes, continuations):
+            p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
+            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids
+            prompts.append({"prompt_token_ids": p_ids + c_ids})
+            n_conts.append(len(c_ids))
+        results = []
+        for out, n in zip(self.llm.generate(prompts, sp, use_tqdm=True), n_conts):
+            ids = out.prompt_token_ids
+            lps = out.prompt_logprobs
+            total = sum(lps[j][ids[j]].logprob for j in range(len(ids) - n, len(ids))) if n else 0.0
+            results.append((float(total), n))
+        return results
+
+
+class OpenAIChatLM:
+    """An OpenAI-compatible /v1/chat/completions endpoint."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str | None = None, timeout: float = 120.0,
+                 concurrency: int = 4, **_):
+        self.name = f"{base_url}#{model}"
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = os.environ.get(api_key_env, "") if api_key_env else ""
+        if api_key_env and not self.api_key:
+            raise RuntimeError(f"environment variable {api_key_env} (the API key) is not set")
+        self.timeout = timeout
+        self.concurrency = concurrency
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAIChatLM({self.base_url!r}, {self.model!r})"
+
+    def _one(self, messages: Messages, params: dict) -> str:
+        import requests
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body = {"model": self.model, "messages": messages, "max_tokens": int(params.get("max_new_tokens", 128)),
+                "temperature": float(params.get("temperature", 0.0)), "top_p": float(params.get("top_p", 1.0)),
+                "seed": int(params.get("seed", 0))}
+        resp = requests.post(f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout)
+        if resp.status_code != 200:
+            raise RuntimeError(f"{self.base_url}/chat/completions answered HTTP {resp.status_code}: {resp.text[:300]}")
+        return resp.json()["choices"][0]["message"]["content"].strip()
+
+    def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(tqdm(pool.map(lambda m: self._one(m, params), conversations), total=len(conversations), desc=desc))
+
+    def logprobs(self, prefixes, continuations, desc="score"):
+        raise NotImplementedError("log-probability scoring needs the 'transformers' or 'vllm' backend")
+
+
+def load_lm(spec: dict, models_dir: str | Path = "resources/models"):
+    """Build a backend from a config `models.<role>` entry."""
+    backend = spec.get("backend", "transformers")
+    options = dict(spec.get("options") or {})
+    if backend == "openai":
+        return OpenAIChatLM(**options)
+    path = Path(spec["path"]) if spec.get("path") else Path(models_dir) / spec["name"]
+    if backend == "vllm":
+        return VllmLM(path, **options)
+    if backend == "transformers":
+        return TransformersLM(path, **options)
+    raise ValueError(f"unknown backend {backend!r} (transformers, vllm, openai)")
+
+
+def _run_cached(cache: JsonlCache, keys: list[str], compute: Callable[[list[int]], list], chunk: int) -> list:
+    missing = [i for i, k in enumerate(keys) if k not in cache]
+    for part in _chunks(missing, chunk):
+        values = compute(part)
+        cache.put_many({keys[i]: v for i, v in zip(part, values)})
+    return [cache[k] for k in keys]
+
+
+def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: JsonlCache, chunk: int = 32,
+                    desc: str = "generate") -> list[str]:
+    keys = [cache_key("generate", lm.name, m, params) for m in conversations]
+    return _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc), chunk)
+
+
+def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: JsonlCache, chunk: int = 64,
+                    desc: str = "score") -> list[tuple[float, int]]:
+    keys = [cache_key("logprobs", lm.name, p, c) for p, c in zip(prefixes, continuations)]
+    values = _run_cached(cache, keys, lambda idx: lm.logprobs([prefixes[i] for i in idx],
+                                                              [continuations[i] for i in idx], desc), chunk)
+    return [tuple(v) for v in values]
+
+
+def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: JsonlCache, normalize: bool = True) -> list[dict]:
+    """Constrained choice: the option with the highest log-probability after each prefix
+    (length-normalized per token by default), so even a small model always yields a valid answer."""
+    flat_p = [p for p in prefixes for _ in options]
+    flat_c = [o for _ in prefixes for o in options]
+    scored = cached_logprobs(lm, flat_p, flat_c, cache, desc="choice")
+    out = []
+    for i in range(len(prefixes)):
+        row = scored[i * len(options):(i + 1) * len(options)]
+        values = [lp / max(n, 1) if normalize else lp for lp, n in row]
+        best = max(range(len(options)), key=lambda j: values[j])
+        z = max(values)
+        probs = [math.exp(v - z) for v in values]
+        total = sum(probs)
+        out.append({"choice": options[best], "probs": {o: p / total for o, p in zip(options, probs)}})
+    return out

@@ -1,0 +1,38 @@
+"""The paper's comparison tables: one row per (benchmark, model) with the base as baseline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+BENCH_ORDER = ["mmlu", "cmmlu", "ceval", "gsm8k", "humaneval"]
+DISPLAY = {"mmlu": "MMLU", "cmmlu": "CMMLU", "ceval": "C-Eval (val)", "gsm8k": "GSM8K", "humaneval": "HumanEval"}
+
+
+def build_table(results: dict[str, dict], models: list[str], baseline: str = "base"):
+    """results: model name -> evaluation JSON (as written by the evaluate rule). Scores in percent."""
+    import pandas as pd
+
+    base_scores = results[baseline]["scores"]
+    rows = []
+    for bench in [b for b in BENCH_ORDER if b in base_scores]:
+        for model in models:
+            score = results[model]["scores"][bench]
+            base = base_scores[bench]
+            rows.append({
+                "evaluation_set": DISPLAY[bench], "metric": score["metric"], "baseline": baseline,
+                "baseline_score": round(100 * base["value"], 2), "model": model,
+                "model_score": round(100 * score["value"], 2),
+                "gain": round(100 * (score["value"] - base["value"]), 2), "n": score["n"],
+            })
+    return pd.DataFrame(rows)
+
+
+def load_results(paths: dict[str, str | Path]) -> dict[str, dict]:
+    return {name: json.loads(Path(p).read_text()) for name, p in paths.items() if Path(p).exists()}
+
+
+def write_renderings(frame, title: str, md_path: str | Path, tex_path: str | Path) -> None:
+    Path(md_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(md_path).write_text(f"### {title}\n\n" + frame.to_markdown(index=False) + "\n", encoding="utf-8")
+    Path(tex_path).write_text(frame.to_latex(index=False, caption=title, float_format="%.2f"), encoding="utf-8")

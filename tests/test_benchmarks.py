@@ -1,0 +1,53 @@
+import pytest
+
+from slm_posttrain.benchmarks import gsm8k_target, load_benchmark, stratified_sample
+from slm_posttrain.records import DataError
+from conftest import BENCH
+
+needs_shared = pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
+
+
+@needs_shared
+@pytest.mark.parametrize("name,path,split,count", [
+    ("mmlu", "mmlu/mmlu.zip", None, 14042),
+    ("cmmlu", "cmmlu/cmmlu.zip", None, 11582),
+    ("ceval", "ceval/ceval.zip", "val", 1346),
+])
+def test_multiple_choice_original_formats(name, path, split, count):
+    rows = load_benchmark(name, {"path": str(BENCH / path), "split": split})
+    assert len(rows) == count
+    assert all(len(r["choices"]) == 4 and r["answer"] in range(4) for r in rows)
+    assert len({r["subject"] for r in rows}) > 40
+
+
+@needs_shared
+def test_known_rows():
+    cmmlu = load_benchmark("cmmlu", {"path": str(BENCH / "cmmlu/cmmlu.zip")})
+    row = next(r for r in cmmlu if r["question"] == "不相干结论谬误的情形不包括")
+    assert row["subject"] == "logical" and row["choices"][2] == "法庭悖论" and row["answer"] == 2
+    gsm = load_benchmark("gsm8k", {"path": str(BENCH / "gsm8k/test.jsonl")})
+    assert len(gsm) == 1319 and gsm[0]["target"] == "18"
+    he = load_benchmark("humaneval", {"path": str(BENCH / "HumanEval/HumanEval.jsonl")})
+    assert len(he) == 164 and he[0]["task_id"] == "HumanEval/0"
+
+
+def test_gsm8k_target():
+    assert gsm8k_target("so 3 + 4 = 7\n#### 1,234") == "1234"
+
+
+def test_stratified_sample_spreads_subjects():
+    rows = [{"id": f"{s}{i}", "subject": s} for s in "abcde" for i in range(10)]
+    sample = stratified_sample(rows, 10, seed=0)
+    assert len(sample) == 10 and {r["subject"] for r in sample} == set("abcde")
+    assert sample == stratified_sample(rows, 10, seed=0)
+    assert stratified_sample(rows, 0, seed=0) == rows
+
+
+def test_bad_answer_letter(tmp_path):
+    import zipfile
+
+    z = tmp_path / "m.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("data/test/x_test.csv", "q,a,b,c,d,E\n")
+    with pytest.raises(DataError, match=r"x_test\.csv:1: answer 'E'"):
+        load_benchmark("mmlu", {"path": str(z)})

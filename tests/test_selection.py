@@ -1,0 +1,32 @@
+from slm_posttrain.records import StageStats
+from slm_posttrain.selection import reply_values, select
+
+W = {"quality": 1.0, "safety": 1.0, "perplexity": 0.5}
+
+
+def _reply(origin, q, s, ppl, text=None):
+    return {"origin": origin, "text": text or f"{origin} reply", "quality": q, "safety": s, "perplexity": ppl}
+
+
+def test_reply_values_rank_perplexity():
+    replies = [_reply("original", 1, 1, 10.0), _reply("large", 1, 1, 5.0), _reply("small", 0.5, 1, 50.0)]
+    assert reply_values(replies, W) == [1.75, 2.0, 1.0]
+
+
+def test_select_best_worst_and_ratio():
+    records = [{"id": f"r{i}", "lang": "en", "instruction": f"q{i}", "input": "",
+                "replies": [_reply("original", 0.5, 1, 10.0), _reply("large", 1, 1, 5.0), _reply("small", 0, 1, 50.0)]}
+               for i in range(10)]
+    records.append({"id": "unsafe", "lang": "en", "instruction": "bad", "input": "",
+                    "replies": [_reply("large", 1, 0, 5.0), _reply("small", 1, 0, 6.0)]})
+    records.append({"id": "empty", "lang": "en", "instruction": "q", "input": "", "replies": [_reply("large", 1, 1, 1, " ")]})
+    stats = StageStats("training_sets")
+    sft, kto = select(records, W, min_safety=0.5, ratio=2, seed=0, stats=stats)
+    assert len(sft) == 10 and all(r["origin"] == "large" for r in sft)
+    assert sft[0]["messages"] == [{"role": "user", "content": "q0"}, {"role": "assistant", "content": "large reply"}]
+    pos = [r for r in kto if r["label"]]
+    neg = [r for r in kto if not r["label"]]
+    assert len(pos) == 10 and len(neg) == 5  # 2:1
+    assert all(r["completion"][0]["content"] == "small reply" for r in neg)
+    assert stats.dropped == {"unsafe": 1, "no_reply": 1}
+    assert stats.details["kto_undesirable_not_used"] == 5
