@@ -19,6 +19,8 @@ def _trainer_args(kind: str, params: dict, work_dir: Path):
 
     keys = _COMMON_ARGS + (_KTO_ARGS if kind == "kto" else ())
     kwargs = {k: params[k] for k in keys if k in params and params[k] is not None}
+    # Activation checkpointing trades ~30% more compute for memory: off unless the config asks.
+    kwargs.setdefault("gradient_checkpointing", False)
     kwargs.update(output_dir=str(work_dir), report_to="none", save_strategy="steps", save_total_limit=1,
                   logging_first_step=True, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0)
     if kind == "sft":

@@ -1,0 +1,62 @@
+import math
+
+from slm_posttrain.cache import JsonlCache
+from slm_posttrain.lm import TransformersLM, cached_generate, cached_logprobs, choose
+from slm_posttrain.scoring import judge, perplexities
+
+
+def test_generate_batched_matches_single(tiny_model):
+    lm = TransformersLM(tiny_model, batch_size=4)
+    convs = [[{"role": "user", "content": q}] for q in ["hi", "a much longer question about many things", "你好"]]
+    params = {"max_new_tokens": 5, "temperature": 0.0}
+    batched = lm.generate(convs, params)
+    lm.batch_size = 1
+    assert batched == lm.generate(convs, params)
+
+
+def test_generation_cache_resumes_without_recomputing(tiny_model, tmp_path):
+    lm = TransformersLM(tiny_model, batch_size=2)
+    convs = [[{"role": "user", "content": f"q{i}"}] for i in range(4)]
+    params = {"max_new_tokens": 3}
+    first = cached_generate(lm, convs[:2], params, JsonlCache(tmp_path / "c.jsonl"))
+    calls = []
+    original = lm.generate
+    lm.generate = lambda c, p, desc="": calls.append(len(c)) or original(c, p)
+    # A fresh cache object re-reads the file, as a rerun after a kill would.
+    again = cached_generate(lm, convs, params, JsonlCache(tmp_path / "c.jsonl"))
+    assert again[:2] == first and calls == [2]
+
+
+def test_cache_tolerates_a_cut_last_line(tmp_path):
+    path = tmp_path / "c.jsonl"
+    cache = JsonlCache(path)
+    cache.put_many({"a": 1, "b": 2})
+    with open(path, "a") as fh:
+        fh.write('{"key": "c", "val')
+    reread = JsonlCache(path)
+    assert "a" in reread and "b" in reread and "c" not in reread
+
+
+def test_logprobs_independent_of_batching(tiny_model):
+    lm = TransformersLM(tiny_model, batch_size=3)
+    prefixes = ["Question: 1+1?", "短", "Another prefix that is longer than the rest"]
+    conts = [" two", "回答", " x y z"]
+    together = lm.logprobs(prefixes, conts)
+    lm.batch_size = 1
+    alone = lm.logprobs(prefixes, conts)
+    for (a, n), (b, m) in zip(together, alone):
+        assert n == m and math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4)
+
+
+def test_choice_always_valid_and_scores(tiny_model, tmp_path):
+    lm = TransformersLM(tiny_model, batch_size=8)
+    cache = JsonlCache(tmp_path / "s.jsonl")
+    picks = choose(lm, ["p1", "p2"], ["0", "0.5", "1"], cache)
+    assert all(p["choice"] in ("0", "0.5", "1") and math.isclose(sum(p["probs"].values()), 1.0) for p in picks)
+    records = [{"instruction": "Say hi", "input": "", "replies": [{"text": "hi"}, {"text": "hello there"}]}]
+    ppl = perplexities(lm, records, cache)
+    assert len(ppl[0]) == 2 and all(p > 1 for p in ppl[0])
+    scores = judge(lm, records, "Rate {instruction} / {reply}", cache)
+    assert all(s["score"] in (0.0, 0.5, 1.0) for s in scores[0])
+    logp = cached_logprobs(lm, ["x"], ["y"], cache)
+    assert logp[0][1] >= 1 and logp[0][0] < 0

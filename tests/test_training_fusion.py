@@ -1,0 +1,86 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from slm_posttrain.fusion import FusionError, fuse
+from slm_posttrain.records import write_jsonl
+from slm_posttrain.training import plot_loss, train
+
+PARAMS = {"learning_rate": 1e-3, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "max_steps": 2,
+          "max_length": 64, "seed": 0, "logging_steps": 1, "save_steps": 1, "lr_scheduler_type": "cosine"}
+
+
+def _weights(model_dir):
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def _changed(a, b):
+    return any(not torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    prompt = lambda i: [{"role": "user", "content": f"question {i}"}]
+    write_jsonl(d / "sft.jsonl", [{"id": i, "messages": prompt(i) + [{"role": "assistant", "content": f"answer {i}"}]}
+                                  for i in range(6)])
+    write_jsonl(d / "kto.jsonl", [{"id": i, "prompt": prompt(i), "completion": [{"role": "assistant", "content": f"a {i}"}],
+                                   "label": i % 3 != 2} for i in range(6)])
+    return d
+
+
+def test_sft_and_kto_change_weights_and_write_artifacts(tiny_model, data, tmp_path):
+    before = _weights(tiny_model)
+    s1 = tmp_path / "S1"
+    summary = train("sft", tiny_model, data / "sft.jsonl", s1, tmp_path / "work_s1", PARAMS)
+    assert summary["global_step"] == 2 and _changed(before, _weights(s1))
+    for name in ("config.json", "tokenizer.json", "trainer_state.json", "model.safetensors"):
+        assert (s1 / name).exists(), name
+    s2 = tmp_path / "S2"
+    train("kto", tiny_model, data / "kto.jsonl", s2, tmp_path / "work_s2",
+          {**PARAMS, "beta": 0.1, "desirable_weight": 1.0, "undesirable_weight": 1.5})
+    assert _changed(before, _weights(s2))
+    plot_loss({"S1": s1 / "trainer_state.json", "S2": s2 / "trainer_state.json"}, tmp_path / "loss.png", "loss")
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_training_resumes_from_last_checkpoint(tiny_model, data, tmp_path):
+    work = tmp_path / "work"
+    train("sft", tiny_model, data / "sft.jsonl", tmp_path / "a", work, {**PARAMS, "max_steps": 1})
+    assert (work / "checkpoint-1").exists()
+    summary = train("sft", tiny_model, data / "sft.jsonl", tmp_path / "b", work, {**PARAMS, "max_steps": 2})
+    assert summary["resumed_from"].endswith("checkpoint-1") and summary["global_step"] == 2
+
+
+def test_lora_is_merged_into_full_weights(tiny_model, data, tmp_path):
+    out = tmp_path / "lora"
+    train("sft", tiny_model, data / "sft.jsonl", out, tmp_path / "w",
+          {**PARAMS, "lora": {"enabled": True, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}})
+    weights = _weights(out)
+    assert not any("lora" in k for k in weights) and set(weights) == set(_weights(tiny_model))
+
+
+def test_fusion_identity_and_one_hot(tiny_model, tiny_model_b, tmp_path):
+    same = fuse({"S1": tiny_model, "S2": tiny_model, "S3": tiny_model}, {"S1": 0.2, "S2": 0.3, "S3": 0.5}, tmp_path / "f")
+    assert same["tensors"] > 0
+    a, f = _weights(tiny_model), _weights(tmp_path / "f")
+    assert all(torch.allclose(a[k], f[k], atol=1e-6) for k in a)
+    fuse({"S1": tiny_model_b, "S2": tiny_model, "S3": tiny_model}, {"S1": 1.0, "S2": 0.0, "S3": 0.0}, tmp_path / "g")
+    b, g = _weights(tiny_model_b), _weights(tmp_path / "g")
+    assert all(torch.equal(b[k], g[k]) for k in b)
+    fuse({"S1": tiny_model, "S2": tiny_model_b}, {"S1": 0.5, "S2": 0.5}, tmp_path / "h")
+    h = _weights(tmp_path / "h")
+    k = next(iter(a))
+    assert torch.allclose(h[k], (a[k] + b[k]) / 2, atol=1e-6)
+    assert (tmp_path / "h" / "tokenizer.json").exists()
+
+
+def test_fusion_rejects_mismatched_models(tiny_model, tmp_path):
+    from slm_posttrain.modelzoo import build_tiny_qwen2
+    from transformers import AutoTokenizer
+
+    other = build_tiny_qwen2(tmp_path / "wide", AutoTokenizer.from_pretrained(tiny_model), hidden_size=32)
+    with pytest.raises(FusionError, match="hidden_size"):
+        fuse({"S1": tiny_model, "S2": other}, {"S1": 0.5, "S2": 0.5}, tmp_path / "x")
