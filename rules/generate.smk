@@ -19,6 +19,8 @@ rule label:
         mem_mb=6000,
     log:
         f"{R}/logs/label.log",
+    conda:
+        "../envs/models.yaml"
     script:
         "../scripts/label.py"
 
@@ -42,5 +44,7 @@ rule replies:
         gpu=1,
     log:
         f"{R}/logs/replies.log",
+    conda:
+        "../envs/models.yaml"
     script:
         "../scripts/replies.py"

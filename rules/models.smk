@@ -15,6 +15,8 @@ rule zoo_model:
         f"{R}/logs/zoo_model/{{zoo}}.log",
     resources:
         mem_mb=4000,
+    conda:
+        "../envs/models.yaml"
     script:
         "../scripts/zoo_model.py"
 
@@ -27,5 +29,7 @@ rule asset:
         wheel_cache=f"{RES}/wheels",
     log:
         f"{R}/logs/asset/{{asset}}.log",
+    conda:
+        "../envs/models.yaml"
     script:
         "../scripts/asset.py"

@@ -19,5 +19,7 @@ rule score:
         gpu=1,
     log:
         f"{R}/logs/score.log",
+    conda:
+        "../envs/models.yaml"
     script:
         "../scripts/score.py"

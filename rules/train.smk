@@ -6,7 +6,7 @@ wildcard_constraints:
 
 
 def train_inputs(wc):
-    spec = config["training"][wc.run]
+    spec = run_spec(wc.run)
     start = spec.get("from", "base")
     return {"data": f"{R}/data/{'sft' if spec['kind'] == 'sft' else 'kto'}.jsonl", "start": model_dir(start)}
 
@@ -17,7 +17,7 @@ rule train:
     output:
         directory(f"{R}/checkpoints/{{run}}"),
     params:
-        spec=lambda wc: config["training"][wc.run],
+        spec=lambda wc: run_spec(wc.run),
         work=lambda wc: f"{R}/work/train/{wc.run}",
     threads: THREADS
     resources:
@@ -26,5 +26,7 @@ rule train:
         runtime=600,
     log:
         f"{R}/logs/train/{{run}}.log",
+    conda:
+        "../envs/models.yaml"
     script:
         "../scripts/train.py"

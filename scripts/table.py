@@ -1,4 +1,6 @@
 """Rule table: one of the paper's Tables 4-1..4-4 as CSV, Markdown and LaTeX."""
+from slm_posttrain.provenance import table_provenance
+from slm_posttrain.records import write_json
 from slm_posttrain.runtime import setup
 from slm_posttrain.tables import build_table, load_results, write_renderings
 
@@ -6,8 +8,10 @@ smk = snakemake  # noqa: F821
 log = setup(smk, "table")
 spec = smk.params.spec
 needed = ["base", *spec["models"]]
-results = load_results({m: smk.params.results[m] for m in needed})
+paths = {m: smk.params.results[m] for m in needed}
+results = load_results(paths)
 frame = build_table(results, spec["models"])
 frame.to_csv(smk.output.csv, index=False)
+write_json(smk.output.provenance, table_provenance(frame, results, paths, smk.config))
 write_renderings(frame, spec["title"], smk.output.md, smk.output.tex)
 log.info("%s: %d rows\n%s", smk.wildcards.table, len(frame), frame.to_string(index=False))

@@ -30,3 +30,15 @@ def test_select_best_worst_and_ratio():
     assert all(r["completion"][0]["content"] == "small reply" for r in neg)
     assert stats.dropped == {"unsafe": 1, "no_reply": 1}
     assert stats.details["kto_undesirable_not_used"] == 5
+
+
+def test_llamafactory_sets():
+    from slm_posttrain.selection import llamafactory_sets
+
+    records = [{"id": "r", "lang": "en", "instruction": "q", "input": "",
+                "replies": [_reply("large", 1, 1, 5.0), _reply("small", 0, 1, 9.0)]}] * 2
+    sft, kto = select(records, W, 0.5, 2, 0, StageStats("t"))
+    lf_sft, lf_kto, info = llamafactory_sets(sft, kto)
+    assert lf_sft[0]["messages"][-1] == {"role": "assistant", "content": "large reply"}
+    assert [r["label"] for r in lf_kto] == [True, True, False]
+    assert lf_kto[-1]["messages"][0]["role"] == "user" and info["slm_posttrain_kto"]["columns"]["kto_tag"] == "label"

@@ -84,3 +84,29 @@ def test_fusion_rejects_mismatched_models(tiny_model, tmp_path):
     other = build_tiny_qwen2(tmp_path / "wide", AutoTokenizer.from_pretrained(tiny_model), hidden_size=32)
     with pytest.raises(FusionError, match="hidden_size"):
         fuse({"S1": tiny_model, "S2": other}, {"S1": 0.5, "S2": 0.5}, tmp_path / "x")
+
+
+def test_fusion_methods_against_hand_computation(tiny_model, tiny_model_b, tmp_path):
+    a, b = _weights(tiny_model), _weights(tiny_model_b)
+    k = next(iter(a))
+    fuse({"S1": tiny_model_b}, {"S1": 2.0}, tmp_path / "lin", method="linear")
+    assert torch.allclose(_weights(tmp_path / "lin")[k], b[k], atol=1e-6)
+    # task arithmetic against base a with S1 = b: a + 0.5 (b - a)
+    fuse({"S1": tiny_model_b}, {"S1": 0.5}, tmp_path / "ta", method="task_arithmetic", base_dir=tiny_model)
+    assert torch.allclose(_weights(tmp_path / "ta")[k], a[k] + 0.5 * (b[k] - a[k]), atol=1e-6)
+    # TIES with density 1 and one model: trimming keeps all, every delta agrees with its own sign
+    fuse({"S1": tiny_model_b}, {"S1": 1.0}, tmp_path / "ties", method="ties", base_dir=tiny_model, density=1.0)
+    assert torch.allclose(_weights(tmp_path / "ties")[k], b[k], atol=1e-5)
+    with pytest.raises(FusionError, match="needs the base"):
+        fuse({"S1": tiny_model_b}, {"S1": 1.0}, tmp_path / "x", method="ties")
+
+
+def test_ties_sign_election():
+    from slm_posttrain.fusion import _ties_merge
+
+    base = torch.zeros(4)
+    d1 = torch.tensor([1.0, -2.0, 0.1, 3.0])
+    d2 = torch.tensor([3.0, 1.0, -0.2, -1.0])
+    merged = _ties_merge(base, [d1, d2], [1.0, 1.0], density=1.0)
+    # elected signs: +, -, -, +; agreeing deltas averaged
+    assert torch.allclose(merged, torch.tensor([2.0, -2.0, -0.2, 3.0]))

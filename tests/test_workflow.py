@@ -55,7 +55,7 @@ def test_config_wrong_type_is_named(tmp_path):
 def test_smoke_workflow_runs_end_to_end(tmp_path):
     results = tmp_path / "results"
     proc = _snakemake("--cores", "2", "--configfile", "config/smoke.yaml",
-                      "--config", f"results_dir={results}", f"paper_dir={results}/paper")
+                      "--config", f"results_dir={results}", f"paper_dir={results}/paper", "all", "sweep")
     assert proc.returncode == 0, proc.stderr[-5000:]
     for table in ("table4_1", "table4_2", "table4_3", "table4_4"):
         frame = pd.read_csv(results / "tables" / f"{table}.csv")
@@ -72,8 +72,11 @@ def test_smoke_workflow_runs_end_to_end(tmp_path):
     assert pos >= 2 * (len(kto) - pos) - 1
     for run in ("S1", "S2", "S3"):
         assert (results / "checkpoints" / run / "model.safetensors").exists()
-    assert (results / "paper" / "figures" / "figure4_2.png").exists()
+    for figure in ("figure4_2", "figure4_4", "figure4_6", "figure4_7", "label_balance"):
+        assert (results / "paper" / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+    fused = json.loads((results / "fused" / "F2" / "fusion_summary.json").read_text())
+    assert fused["method"] == "ties" and fused["base"]
     # Nothing left to do: a second run is a no-op.
     again = _snakemake("-n", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
-                       f"paper_dir={results}/paper")
+                       f"paper_dir={results}/paper", "all", "sweep")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -1,7 +1,16 @@
 """Weighted fusion of S1/S2/S3 weights (paper section 4.5), tensor by tensor.
 
-safetensors' lazy `safe_open` reads one tensor at a time, so memory holds one output tensor and one
-input tensor per model, never whole models."""
+safetensors' lazy `safe_open` reads one tensor at a time, so memory holds the output model and one
+tensor per input model, never the input models whole.
+
+Methods (as mergekit defines them; written here because mergekit pulls a pinned torch/transformers
+stack of its own):
+- `weighted_average` (the paper): sum_i w_i * theta_i.
+- `linear`: the same, divided by sum_i w_i.
+- `task_arithmetic`: theta_base + sum_i w_i * (theta_i - theta_base).
+- `ties`: task vectors trimmed to their top-`density` magnitudes, a sign elected per parameter from the
+  weighted sum, and the agreeing weighted deltas averaged (Yadav et al., 2023), added to theta_base.
+"""
 
 from __future__ import annotations
 
@@ -49,36 +58,77 @@ def check_compatible(model_dirs: list[Path]) -> None:
             raise FusionError(f"{d} and {model_dirs[0]} hold different tensors, e.g. {diff}")
 
 
-def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: str | Path) -> dict:
-    """out = sum_i w_i * model_i for every tensor; tensors are checked for equal shapes."""
+METHODS = ("weighted_average", "linear", "task_arithmetic", "ties")
+
+
+def _ties_merge(base, deltas: list, weights: list[float], density: float):
+    import torch
+
+    trimmed = []
+    for delta in deltas:
+        k = int(round(density * delta.numel()))
+        if k <= 0:
+            trimmed.append(torch.zeros_like(delta))
+            continue
+        threshold = delta.abs().flatten().kthvalue(delta.numel() - k + 1).values if k < delta.numel() else -1.0
+        trimmed.append(torch.where(delta.abs() >= threshold, delta, torch.zeros_like(delta)))
+    weighted = [w * t for w, t in zip(weights, trimmed)]
+    sign = torch.sign(sum(weighted))
+    agree = [(torch.sign(t) == sign) & (t != 0) for t in trimmed]
+    numerator = sum(torch.where(a, wt, torch.zeros_like(wt)) for a, wt in zip(agree, weighted))
+    denominator = sum(a.to(base.dtype) * w for a, w in zip(agree, weights))
+    return base + numerator / denominator.clamp(min=1e-12)
+
+
+def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: str | Path,
+         method: str = "weighted_average", base_dir: str | Path | None = None, density: float = 0.5) -> dict:
+    """Fuse every tensor of the models with `method`; shapes, names, configs and tokenizers are checked."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
 
+    if method not in METHODS:
+        raise FusionError(f"unknown fusion method {method!r}; one of {', '.join(METHODS)}")
+    needs_base = method in ("task_arithmetic", "ties")
+    if needs_base and base_dir is None:
+        raise FusionError(f"fusion method {method!r} needs the base model")
     names = [n for n in model_dirs if weights.get(n, 0.0) != 0.0] or list(model_dirs)
-    dirs = [Path(model_dirs[n]) for n in model_dirs]
-    check_compatible(dirs)
-    files = {n: _weight_files(Path(model_dirs[n])) for n in names}
+    all_dirs = {**model_dirs, **({"__base__": base_dir} if needs_base else {})}
+    check_compatible([Path(d) for d in all_dirs.values()])
+    files = {n: _weight_files(Path(all_dirs[n])) for n in [*names, *(["__base__"] if needs_base else [])]}
+    w = [float(weights.get(n, 0.0)) for n in names]
+    if method == "linear":
+        if sum(w) == 0:
+            raise FusionError("linear fusion: the weights sum to 0")
+        w = [x / sum(w) for x in w]
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     fused: dict[str, torch.Tensor] = {}
-    first = files[names[0]]
     handles = {}
+
+    def read(model: str, tensor_name: str):
+        path = files[model][tensor_name]
+        fh = handles.get(path) or handles.setdefault(path, safe_open(str(path), "pt"))
+        return fh.get_tensor(tensor_name)
+
     try:
-        for tensor_name in first:
-            acc = None
-            for n in names:
-                path = files[n][tensor_name]
-                fh = handles.get(path) or handles.setdefault(path, safe_open(str(path), "pt"))
-                t = fh.get_tensor(tensor_name)
-                if acc is not None and t.shape != acc.shape:
-                    raise FusionError(f"tensor {tensor_name}: shape {tuple(t.shape)} in {n} vs {tuple(acc.shape)}")
-                term = t.to(torch.float32) * float(weights.get(n, 0.0))
-                acc = term if acc is None else acc.add_(term)
-                dtype = t.dtype
-            fused[tensor_name] = acc.to(dtype)
+        for tensor_name in files[names[0]]:
+            tensors = [read(n, tensor_name) for n in names]
+            dtype = tensors[0].dtype
+            for n, t in zip(names, tensors):
+                if t.shape != tensors[0].shape:
+                    raise FusionError(f"tensor {tensor_name}: shape {tuple(t.shape)} in {n} vs {tuple(tensors[0].shape)}")
+            tensors = [t.to(torch.float32) for t in tensors]
+            if method in ("weighted_average", "linear"):
+                out = sum(x * t for x, t in zip(w, tensors))
+            else:
+                base = read("__base__", tensor_name).to(torch.float32)
+                deltas = [t - base for t in tensors]
+                out = (base + sum(x * d for x, d in zip(w, deltas)) if method == "task_arithmetic"
+                       else _ties_merge(base, deltas, w, density))
+            fused[tensor_name] = out.to(dtype)
     finally:
         handles.clear()
     # Outputs are written as one file; inputs small enough to fuse on a CPU box are small enough for that.
@@ -87,7 +137,8 @@ def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: 
     for fname in _MODEL_FILES:
         if (src / fname).exists():
             shutil.copy2(src / fname, tmp / fname)
-    summary = {"method": "weighted_average", "weights": {n: weights.get(n, 0.0) for n in model_dirs},
+    summary = {"method": method, "weights": {n: weights.get(n, 0.0) for n in model_dirs},
+               "base": str(base_dir) if needs_base else None, "density": density if method == "ties" else None,
                "models": {n: str(p) for n, p in model_dirs.items()}, "tensors": len(fused)}
     (tmp / "fusion_summary.json").write_text(json.dumps(summary, indent=2))
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -113,6 +113,51 @@ class TransformersLM:
         return results
 
 
+    def option_logprobs(self, prefixes: Sequence[str], options: Sequence[str], desc: str = "choice") -> list[list[tuple[float, int]]]:
+        """Log-probabilities of every option after every prefix, each prefix encoded once.
+
+        The prefixes (left-padded) run once; their KV cache is repeated for the options, which are
+        short, so K options cost about one prefix instead of K (written by hand: transformers has no
+        multiple-choice scoring over a shared prefix)."""
+        torch = self.torch
+        opt_ids = [self.tokenizer(o, add_special_tokens=False).input_ids for o in options]
+        n_opt, width_o = len(options), max(len(o) for o in opt_ids)
+        pref_ids = [self.tokenizer(p, add_special_tokens=False).input_ids[-(self.max_length - width_o):] for p in prefixes]
+        order = sorted(range(len(prefixes)), key=lambda i: len(pref_ids[i]))
+        results: list[list[tuple[float, int]]] = [[] for _ in prefixes]
+        pad = self.tokenizer.pad_token_id
+        batch_size = max(1, self.batch_size // max(1, n_opt // 2))
+        for batch in tqdm(list(_chunks(order, batch_size)), desc=desc, unit="batch"):
+            width_p = max(len(pref_ids[i]) for i in batch)
+            ids = torch.full((len(batch), width_p), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width_p), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, width_p - len(pref_ids[i]):] = torch.tensor(pref_ids[i])
+                mask[row, width_p - len(pref_ids[i]):] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.no_grad():
+                out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                 position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1)
+                first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (B, V): first option token
+                cache = out.past_key_values
+                cache.batch_repeat_interleave(n_opt)
+                o_ids = torch.full((len(batch) * n_opt, width_o), pad, dtype=torch.long)
+                o_mask = torch.zeros_like(o_ids)
+                for k, o in enumerate(opt_ids):
+                    o_ids[k::n_opt, : len(o)] = torch.tensor(o)
+                    o_mask[k::n_opt, : len(o)] = 1
+                full_mask = torch.cat([mask.repeat_interleave(n_opt, dim=0), o_mask], dim=1)
+                o_pos = positions[:, -1:].repeat_interleave(n_opt, dim=0) + 1 + torch.arange(width_o)[None]
+                rest = torch.log_softmax(self.model(input_ids=o_ids.to(self.device), attention_mask=full_mask.to(self.device),
+                                                    position_ids=o_pos.to(self.device), past_key_values=cache).logits.float(), -1)
+            for row, i in enumerate(batch):
+                for k, o in enumerate(opt_ids):
+                    flat = row * n_opt + k
+                    total = float(first[row, o[0]]) + sum(float(rest[flat, j - 1, o[j]]) for j in range(1, len(o)))
+                    results[i].append((total, len(o)))
+        return results
+
+
 class VllmLM:
     """vLLM offline engine; imported lazily so CPU machines never need vllm installed."""
 
@@ -234,12 +279,15 @@ def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], c
 def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: JsonlCache, normalize: bool = True) -> list[dict]:
     """Constrained choice: the option with the highest log-probability after each prefix
     (length-normalized per token by default), so even a small model always yields a valid answer."""
-    flat_p = [p for p in prefixes for _ in options]
-    flat_c = [o for _ in prefixes for o in options]
-    scored = cached_logprobs(lm, flat_p, flat_c, cache, desc="choice")
+    if hasattr(lm, "option_logprobs"):
+        keys = [cache_key("options", lm.name, p, list(options)) for p in prefixes]
+        scored = _run_cached(cache, keys, lambda idx: lm.option_logprobs([prefixes[i] for i in idx], options), 256)
+    else:
+        flat = cached_logprobs(lm, [p for p in prefixes for _ in options], [o for _ in prefixes for o in options],
+                               cache, desc="choice")
+        scored = [flat[i * len(options):(i + 1) * len(options)] for i in range(len(prefixes))]
     out = []
-    for i in range(len(prefixes)):
-        row = scored[i * len(options):(i + 1) * len(options)]
+    for row in scored:
         values = [lp / max(n, 1) if normalize else lp for lp, n in row]
         best = max(range(len(options)), key=lambda j: values[j])
         z = max(values)

@@ -58,3 +58,19 @@ def select(records: list[dict], weights: dict, min_safety: float, ratio: int, se
     stats.details["kto_undesirable"] = len(kto_neg)
     stats.details["kto_undesirable_not_used"] = len(kto_neg_candidates) - n_neg
     return sft, kto_pos + kto_neg
+
+
+_SHAREGPT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
+
+
+def llamafactory_sets(sft: list[dict], kto: list[dict]) -> tuple[list, list, dict]:
+    """The same sets in LLaMA-Factory's sharegpt format, with the dataset_info.json that registers them."""
+    sft_rows = [{"messages": r["messages"]} for r in sft]
+    kto_rows = [{"messages": r["prompt"] + r["completion"], "label": r["label"]} for r in kto]
+    info = {
+        "slm_posttrain_sft": {"file_name": "sft.json", "formatting": "sharegpt",
+                              "columns": {"messages": "messages"}, "tags": _SHAREGPT_TAGS},
+        "slm_posttrain_kto": {"file_name": "kto.json", "formatting": "sharegpt",
+                              "columns": {"messages": "messages", "kto_tag": "label"}, "tags": _SHAREGPT_TAGS},
+    }
+    return sft_rows, kto_rows, info

@@ -36,3 +36,26 @@ def write_renderings(frame, title: str, md_path: str | Path, tex_path: str | Pat
     Path(md_path).parent.mkdir(parents=True, exist_ok=True)
     Path(md_path).write_text(f"### {title}\n\n" + frame.to_markdown(index=False) + "\n", encoding="utf-8")
     Path(tex_path).write_text(frame.to_latex(index=False, caption=title, float_format="%.2f"), encoding="utf-8")
+
+
+def plot_scores_by_lr(results: dict[str, dict], learning_rates: dict[str, float], path: str | Path) -> None:
+    """One line per benchmark: score (percent) against learning rate, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = sorted(learning_rates, key=learning_rates.get)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for bench in BENCH_ORDER:
+        if all(bench in results[r]["scores"] for r in runs):
+            ax.plot([learning_rates[r] for r in runs], [100 * results[r]["scores"][bench]["value"] for r in runs],
+                    marker="o", label=DISPLAY[bench])
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("score (%)")
+    ax.set_title("Figure 4-7: benchmark scores per learning rate")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
