@@ -10,6 +10,7 @@ rule raw:
         [s["path"] for s in resolved_sources() if s.get("path")],
     output:
         data=f"{R}/data/raw.jsonl",
+        quarantine=f"{R}/data/raw.quarantine.jsonl",
         stats=f"{R}/data/raw.stats.json",
     params:
         sources=resolved_sources(),

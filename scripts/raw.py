@@ -6,6 +6,8 @@ from slm_posttrain.sources import collect
 smk = snakemake  # noqa: F821
 log = setup(smk, "raw")
 stats = StageStats("raw")
-write_jsonl(smk.output.data, collect(smk.params.sources, stats))
+quarantine = []  # lines of sources with on_bad_line: quarantine that could not be read
+write_jsonl(smk.output.data, collect(smk.params.sources, stats, quarantine))
+write_jsonl(smk.output.quarantine, quarantine)
 stats.write(smk.output.stats)
 log_stats(log, stats)

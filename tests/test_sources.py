@@ -67,3 +67,16 @@ def test_detect_lang():
     assert detect_lang("请解释光合作用") == "zh"
     assert detect_lang("Explain photosynthesis") == "en"
     assert detect_lang("用Python写一个函数") == "zh"
+
+
+def test_quarantine_counts_bad_lines_instead_of_stopping(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'{"instruction": "good one", "output": "a"}\n{"instruction": \n[1]\n'
+                     b'{"question": "no instruction column"}\n{"instruction": "caf\xe9"}\n{"instruction": "good two"}\n')
+    stats, quarantine = StageStats("raw"), []
+    rows = list(collect([{"name": "m", "path": str(path), "on_bad_line": "quarantine"}], stats, quarantine))
+    assert [r["instruction"] for r in rows] == ["good one", "good two"]
+    assert stats.records_in == 6 and stats.records_out == 2 and stats.dropped == {"quarantined": 4}
+    reasons = sorted(q["reason"].split(" (")[0] for q in quarantine)
+    assert reasons == ["expected a JSON object, got list", "invalid JSON", "missing field 'instruction'", "not UTF-8"]
+    assert quarantine[0]["location"].endswith("mixed.jsonl:2") and quarantine[0]["source"] == "m"

@@ -13,25 +13,38 @@ class DataError(ValueError):
     """Malformed input; the message names the file and line."""
 
 
-def iter_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[dict]:
-    """Yield records of a JSONL file; raise DataError naming file:line on bad JSON or missing fields."""
+def _parse_line(raw: bytes, required: tuple[str, ...]) -> tuple[dict | None, str]:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        return None, f"not UTF-8 ({err.reason})"
+    except json.JSONDecodeError as err:
+        return None, f"invalid JSON ({err.msg})"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    missing = [key for key in required if key not in record]
+    if missing:
+        return None, f"missing field(s) {', '.join(missing)}"
+    return record, ""
+
+
+def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), quarantine: list | None = None) -> Iterator[dict]:
+    """Yield records of a JSONL file. A bad line (not UTF-8, invalid JSON, not an object, missing a
+    required field) raises DataError naming file:line, or, when a `quarantine` list is given, is
+    appended to it as {location, reason, line} and skipped."""
     path = Path(path)
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{lineno}: not UTF-8 ({err.reason})") from err
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            missing = [key for key in required if key not in record]
-            if missing:
-                raise DataError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-            yield record
+            record, reason = _parse_line(raw, required)
+            if record is not None:
+                yield record
+            elif quarantine is None:
+                raise DataError(f"{path}:{lineno}: {reason}")
+            else:
+                quarantine.append({"location": f"{path}:{lineno}", "reason": reason,
+                                   "line": raw.decode("utf-8", errors="replace")[:2000]})
 
 
 def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[dict]:

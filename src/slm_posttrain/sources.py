@@ -40,7 +40,7 @@ def _iter_sharegpt_json(path: Path) -> Iterator[dict]:
         yield obj
 
 
-def _iter_rows(source: dict) -> Iterator[tuple[str, dict]]:
+def _iter_rows(source: dict, quarantine: list | None = None) -> Iterator[tuple[str, dict]]:
     """Yield (location, row) for a source; location is 'file:line' or 'file#index' for errors."""
     if source.get("hf_id"):
         import datasets  # only where the machine reaches the hub
@@ -54,7 +54,7 @@ def _iter_rows(source: dict) -> Iterator[tuple[str, dict]]:
         raise FileNotFoundError(f"source {source['name']!r}: {path} does not exist")
     fmt = source.get("format") or path.suffix.lstrip(".")
     if fmt == "jsonl":
-        for i, row in enumerate(iter_jsonl(path), start=1):
+        for i, row in enumerate(iter_jsonl(path, quarantine=quarantine), start=1):
             yield f"{path}#{i}", row
     elif fmt == "json":
         rows = _iter_sharegpt_json(path)
@@ -83,21 +83,28 @@ def _first_turns(conversations: list, where: str) -> tuple[str, str]:
     return human, reply
 
 
-def normalize_source(source: dict, stats: StageStats) -> Iterator[dict]:
-    """Yield normalized records of one source, counting what it drops and why."""
+def normalize_source(source: dict, stats: StageStats, quarantine: list | None = None) -> Iterator[dict]:
+    """Yield normalized records of one source, counting what it drops and why. With
+    `on_bad_line: quarantine`, unreadable lines and rows missing the instruction column go to the
+    quarantine list (counted) instead of stopping the run."""
     style = dict(STYLES[source.get("style", "alpaca")])
     style.update(source.get("columns") or {})
     max_chars = source.get("max_chars", 0)
     limit = source.get("limit", 0)
     kept = 0
-    for where, row in _iter_rows(source):
+    own_quarantine = [] if source.get("on_bad_line") == "quarantine" else None
+    for where, row in _iter_rows(source, own_quarantine):
+        if "conversations" not in style and style["instruction"] not in row:
+            if own_quarantine is None:
+                raise DataError(f"{where}: missing field {style['instruction']!r} (source {source['name']!r})")
+            own_quarantine.append({"location": where, "reason": f"missing field {style['instruction']!r}",
+                                   "line": json.dumps(row, ensure_ascii=False, default=str)[:2000]})
+            continue
         stats.records_in += 1
         if "conversations" in style:
             instruction, output = _first_turns(row.get(style["conversations"]), where)
             input_text = ""
         else:
-            if style["instruction"] not in row:
-                raise DataError(f"{where}: missing field {style['instruction']!r} (source {source['name']!r})")
             instruction = row.get(style["instruction"]) or ""
             input_text = row.get(style["input"], "") if style.get("input") else ""
             output = row.get(style["output"], "") if style.get("output") else ""
@@ -121,15 +128,20 @@ def normalize_source(source: dict, stats: StageStats) -> Iterator[dict]:
         kept += 1
         if limit and kept >= limit:
             stats.details.setdefault("truncated_at_limit", []).append(source["name"])
-            return
+            break
+    if own_quarantine:
+        stats.records_in += len(own_quarantine)
+        stats.drop("quarantined", len(own_quarantine))
+        if quarantine is not None:
+            quarantine.extend({"source": source["name"], **q} for q in own_quarantine)
 
 
-def collect(sources: list[dict], stats: StageStats) -> Iterator[dict]:
+def collect(sources: list[dict], stats: StageStats, quarantine: list | None = None) -> Iterator[dict]:
     per_source = {}
     for source in sources:
         before = stats.records_in
         n = 0
-        for record in normalize_source(source, stats):
+        for record in normalize_source(source, stats, quarantine):
             n += 1
             stats.records_out += 1
             yield record
