@@ -1,7 +1,7 @@
 """Rule dedup: drop near-duplicate instructions (simhash, Hamming distance <= k), naming what each duplicates."""
 from slm_posttrain.records import StageStats, iter_jsonl, write_jsonl
 from slm_posttrain.runtime import log_stats, setup
-from slm_posttrain.simhash import deduplicate
+from slm_posttrain.simhash import deduplicate_twopass
 
 smk = snakemake  # noqa: F821
 log = setup(smk, "dedup")
@@ -11,7 +11,8 @@ duplicates = []
 
 
 def kept():
-    for record, dup_of in deduplicate(iter_jsonl(smk.input[0]), smk.params.k, smk.params.char_ngram):
+    reader = lambda: iter_jsonl(smk.input[0], required=("id", "instruction"))
+    for record, dup_of in deduplicate_twopass(reader, smk.params.k, smk.params.char_ngram):
         stats.records_in += 1
         if dup_of is None:
             stats.records_out += 1

@@ -19,7 +19,12 @@ conversations = [label_messages(r, settings["prompt"], settings["taxonomy"]) for
 if settings["mode"] == "choice":
     # Per-token normalized log-probability, so longer label names are not penalized.
     prefixes = [lm.render(m) for m in conversations]
-    for record, pick in zip(records, choose(lm, prefixes, settings["taxonomy"], cache, normalize=True)):
+    content_free = None
+    if settings.get("calibrate", True):
+        blank = {"instruction": "N/A", "input": ""}
+        content_free = lm.render(label_messages(blank, settings["prompt"], settings["taxonomy"]))
+    picks = choose(lm, prefixes, settings["taxonomy"], cache, normalize=True, calibration_prefix=content_free)
+    for record, pick in zip(records, picks):
         record["label"] = pick["choice"]
         record["label_confidence"] = round(pick["probs"][pick["choice"]], 4)
 else:
@@ -30,7 +35,7 @@ else:
         record["label_raw"] = answer
 histogram = Counter(r["label"] for r in records)
 stats.records_out = write_jsonl(smk.output.data, records)
-stats.details.update(mode=settings["mode"], labeler=lm.name, unparsable_labeled_unknown=histogram.get(UNKNOWN, 0),
+stats.details.update(mode=settings["mode"], calibrated=settings.get("calibrate", True), labeler=lm.name, unparsable_labeled_unknown=histogram.get(UNKNOWN, 0),
                      histogram=dict(histogram.most_common()))
 stats.write(smk.output.stats)
 log_stats(log, stats)

@@ -60,3 +60,14 @@ def test_choice_always_valid_and_scores(tiny_model, tmp_path):
     assert all(s["score"] in (0.0, 0.5, 1.0) for s in scores[0])
     logp = cached_logprobs(lm, ["x"], ["y"], cache)
     assert logp[0][1] >= 1 and logp[0][0] < 0
+
+
+def test_calibrated_choice_subtracts_the_content_free_prior(tiny_model):
+    lm = TransformersLM(tiny_model, batch_size=8)
+    options = ["Math-Arithmetic", "Code-Programming", "Chat-Open Conversation"]
+    cache = JsonlCache(None)
+    plain = choose(lm, ["Instruction: add 2 and 3"], options, cache)
+    # Calibrating against the very same prompt leaves every option at 0: a uniform distribution.
+    same = choose(lm, ["Instruction: add 2 and 3"], options, cache, calibration_prefix="Instruction: add 2 and 3")
+    assert all(math.isclose(p, 1 / 3, abs_tol=1e-6) for p in same[0]["probs"].values())
+    assert plain[0]["choice"] in options

@@ -51,3 +51,30 @@ def test_dropped_records_name_the_kept_one():
 def test_index_rejects_bad_k():
     with pytest.raises(ValueError):
         SimhashIndex(40)
+
+
+def test_batch_fingerprints_equal_single():
+    from slm_posttrain.simhash import fingerprints
+
+    texts = ["How do I bake bread", "", "光合作用是什么 photosynthesis", "a a a b", "!!!", "word " * 50]
+    assert list(fingerprints(texts)) == [fingerprint(t) for t in texts]
+
+
+@pytest.mark.parametrize("k", [0, 3, 6])
+def test_vectorized_near_duplicates_equal_brute_force(k):
+    from slm_posttrain.simhash import fingerprints, near_duplicates
+
+    records = _planted(500, seed=10 + k)
+    records += records[:30]  # exact copies, including copies of dropped records
+    dup_of = near_duplicates(fingerprints([r["instruction"] for r in records]), k)
+    ids = [r["id"] for r in records]
+    assert [ids[d] if d >= 0 else None for d in dup_of] == deduplicate_brute_force(records, k=k)
+
+
+def test_twopass_equals_streaming_index():
+    from slm_posttrain.simhash import deduplicate_twopass
+
+    records = _planted(300, seed=3)
+    expected = [dup for _, dup in deduplicate(records, k=3)]
+    got = [dup for _, dup in deduplicate_twopass(lambda: iter(records), k=3, chunk=64)]
+    assert got == expected

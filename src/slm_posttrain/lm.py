@@ -276,22 +276,31 @@ def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], c
     return [tuple(v) for v in values]
 
 
-def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: JsonlCache, normalize: bool = True) -> list[dict]:
+def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: JsonlCache, normalize: bool = True,
+           calibration_prefix: str | None = None) -> list[dict]:
     """Constrained choice: the option with the highest log-probability after each prefix
-    (length-normalized per token by default), so even a small model always yields a valid answer."""
+    (length-normalized per token by default), so even a small model always yields a valid answer.
+
+    With `calibration_prefix` (a content-free prompt, e.g. the same template around "N/A"), each
+    option's score under it is subtracted first: contextual calibration (Zhao et al., 2021), which
+    removes a small model's prior for some options regardless of the input."""
+    queries = list(prefixes) + ([calibration_prefix] if calibration_prefix is not None else [])
     if hasattr(lm, "option_logprobs"):
-        keys = [cache_key("options", lm.name, p, list(options)) for p in prefixes]
-        scored = _run_cached(cache, keys, lambda idx: lm.option_logprobs([prefixes[i] for i in idx], options), 256)
+        keys = [cache_key("options", lm.name, p, list(options)) for p in queries]
+        scored = _run_cached(cache, keys, lambda idx: lm.option_logprobs([queries[i] for i in idx], options), 256)
     else:
-        flat = cached_logprobs(lm, [p for p in prefixes for _ in options], [o for _ in prefixes for o in options],
+        flat = cached_logprobs(lm, [p for p in queries for _ in options], [o for _ in queries for o in options],
                                cache, desc="choice")
-        scored = [flat[i * len(options):(i + 1) * len(options)] for i in range(len(prefixes))]
+        scored = [flat[i * len(options):(i + 1) * len(options)] for i in range(len(queries))]
+    values = [[lp / max(n, 1) if normalize else lp for lp, n in row] for row in scored]
+    if calibration_prefix is not None:
+        prior = values.pop()
+        values = [[v - p for v, p in zip(row, prior)] for row in values]
     out = []
-    for row in scored:
-        values = [lp / max(n, 1) if normalize else lp for lp, n in row]
-        best = max(range(len(options)), key=lambda j: values[j])
-        z = max(values)
-        probs = [math.exp(v - z) for v in values]
+    for row in values:
+        best = max(range(len(options)), key=lambda j: row[j])
+        z = max(row)
+        probs = [math.exp(v - z) for v in row]
         total = sum(probs)
         out.append({"choice": options[best], "probs": {o: p / total for o, p in zip(options, probs)}})
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -49,6 +49,92 @@ def fingerprint(text: str, char_ngram: int = 2) -> int:
     bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")  # (n, 64), bit i of int
     votes = bits.astype(np.int32).sum(axis=0) * 2 - len(tokens)
     return int(_BIT_WEIGHTS[votes > 0].sum())
+
+
+def fingerprints(texts: Iterable[str], char_ngram: int = 2) -> np.ndarray:
+    """Fingerprints of many texts at once, equal to `fingerprint` of each.
+
+    Written by hand because it is the hot path (millions of records): each distinct token is hashed
+    once, and the per-bit votes of all tokens are summed with numpy segment sums, not per text."""
+    vocab: dict[str, int] = {}
+    token_ids: list[int] = []
+    offsets = [0]
+    for text in texts:
+        for token in features(text, char_ngram):
+            token_ids.append(vocab.setdefault(token, len(vocab)))
+        offsets.append(len(token_ids))
+    n = len(offsets) - 1
+    if not token_ids:
+        return np.zeros(n, dtype=np.uint64)
+    token_hashes = _token_hashes(list(vocab))
+    ids = np.asarray(token_ids, dtype=np.int64)
+    starts = np.asarray(offsets[:-1], dtype=np.int64)
+    counts = np.diff(np.asarray(offsets, dtype=np.int64))
+    out = np.zeros(n, dtype=np.uint64)
+    nonempty = counts > 0
+    votes = np.zeros((n, 64), dtype=np.int32)
+    step = 1 << 20  # tokens per slice: bounds the (tokens x 64) bit matrix to 64 MB
+    for lo in range(0, len(ids), step):
+        hi = min(lo + step, len(ids))
+        bits = np.unpackbits(token_hashes[ids[lo:hi]].view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+        owner = np.searchsorted(starts, np.arange(lo, hi), side="right") - 1
+        _segment_add(votes, owner, bits)
+    positive = (votes * 2 - counts[:, None]) > 0
+    out[nonempty] = (positive[nonempty].astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+def _segment_add(votes: np.ndarray, owner: np.ndarray, bits: np.ndarray) -> None:
+    """votes[owner[i]] += bits[i] for sorted owner (a contiguous token slice)."""
+    boundaries = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    sums = np.add.reduceat(bits.astype(np.int32), boundaries, axis=0)
+    votes[owner[boundaries]] += sums
+
+
+def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
+    """For each fingerprint, the index of the first kept earlier fingerprint within Hamming distance k
+    (-1 when kept): the same answer as `deduplicate` in input order, computed with numpy.
+
+    Candidates are pairs that agree on one of k+1 bit blocks (sorted block keys, neighbours compared
+    at growing offsets); identical fingerprints are folded first so no block group grows large."""
+    fps = np.asarray(fps, dtype=np.uint64)
+    n = len(fps)
+    dup_of = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return dup_of
+    uniq, first, inverse = np.unique(fps, return_index=True, return_inverse=True)
+    order_u = np.argsort(first)  # unique fingerprints in order of first appearance
+    rank = np.empty_like(order_u)
+    rank[order_u] = np.arange(len(order_u))
+    u = uniq[order_u]  # u[r] = r-th distinct fingerprint to appear; index r follows input order
+    pair_a, pair_b = [], []
+    for shift, mask in _blocks(k):
+        keys = (u >> np.uint64(shift)) & np.uint64(mask)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        for d in range(1, len(u)):
+            same = sorted_keys[d:] == sorted_keys[:-d]
+            if not same.any():
+                break
+            a, b = order[:-d][same], order[d:][same]
+            close = np.bitwise_count(u[a] ^ u[b]) <= k
+            pair_a.append(np.minimum(a, b)[close])
+            pair_b.append(np.maximum(a, b)[close])
+    u_dup = np.full(len(u), -1, dtype=np.int64)
+    if pair_a:
+        pairs = np.unique(np.stack([np.concatenate(pair_b), np.concatenate(pair_a)], axis=1), axis=0)
+        for later, earlier in pairs:  # sorted by later then earlier: earlier's fate is already final
+            if u_dup[later] < 0 and u_dup[earlier] < 0:
+                u_dup[later] = earlier
+    # Back to records: the first record of each distinct fingerprint takes its fingerprint's answer;
+    # later copies duplicate that first record if it was kept, else what it duplicates.
+    first_record = first[order_u]
+    r = rank[inverse]
+    is_first = first_record[r] == np.arange(n)
+    target = np.where(u_dup[r] >= 0, first_record[np.maximum(u_dup[r], 0)], first_record[r])
+    dup_of[~is_first] = target[~is_first]
+    dup_of[is_first] = np.where(u_dup[r[is_first]] >= 0, target[is_first], -1)
+    return dup_of
 
 
 def hamming(a: int, b: int) -> int:
@@ -119,3 +205,22 @@ def deduplicate_brute_force(records: list[dict], k: int = 3, char_ngram: int = 2
             kept.append((fp, record["id"]))
         out.append(hit)
     return out
+
+
+def deduplicate_twopass(read: Callable[[], Iterable[dict]], k: int = 3, char_ngram: int = 2,
+                        chunk: int = 100_000) -> Iterator[tuple[dict, str | None]]:
+    """`deduplicate` for inputs too large to hold: pass 1 keeps only fingerprints and ids (8 bytes +
+    an id per record), pass 2 re-reads the records and yields them with their verdicts."""
+    ids: list[str] = []
+    parts = []
+    texts: list[str] = []
+    for record in read():
+        ids.append(record["id"])
+        texts.append(dedup_text(record))
+        if len(texts) >= chunk:
+            parts.append(fingerprints(texts, char_ngram))
+            texts = []
+    parts.append(fingerprints(texts, char_ngram))
+    dup_of = near_duplicates(np.concatenate(parts), k)
+    for i, record in enumerate(read()):
+        yield record, (ids[dup_of[i]] if dup_of[i] >= 0 else None)
