@@ -24,7 +24,8 @@ def _snakemake(*args, cwd=REPO, timeout=900):
 
 
 def test_dry_run_of_main_target_lists_every_stage(tmp_path):
-    proc = _snakemake("-n", "--config", f"results_dir={tmp_path}/results", f"{tmp_path}/results/tables/table4_4.csv")
+    proc = _snakemake("-n", f"{tmp_path}/results/tables/table4_4.csv", "--config", f"results_dir={tmp_path}/results",
+                      f"resources_dir={tmp_path}/resources")
     assert proc.returncode == 0, proc.stderr + proc.stdout
     out = proc.stdout
     for stage in STAGES:
@@ -54,8 +55,8 @@ def test_config_wrong_type_is_named(tmp_path):
 @pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_smoke_workflow_runs_end_to_end(tmp_path):
     results = tmp_path / "results"
-    proc = _snakemake("--cores", "2", "--configfile", "config/smoke.yaml",
-                      "--config", f"results_dir={results}", f"paper_dir={results}/paper", "all", "sweep")
+    proc = _snakemake("--cores", "2", "all", "sweep", "--configfile", "config/smoke.yaml",
+                      "--config", f"results_dir={results}", f"paper_dir={results}/paper")
     assert proc.returncode == 0, proc.stderr[-5000:]
     for table in ("table4_1", "table4_2", "table4_3", "table4_4"):
         frame = pd.read_csv(results / "tables" / f"{table}.csv")
@@ -77,6 +78,42 @@ def test_smoke_workflow_runs_end_to_end(tmp_path):
     fused = json.loads((results / "fused" / "F2" / "fusion_summary.json").read_text())
     assert fused["method"] == "ties" and fused["base"]
     # Nothing left to do: a second run is a no-op.
-    again = _snakemake("-n", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
-                       f"paper_dir={results}/paper", "all", "sweep")
+    again = _snakemake("-n", "all", "sweep", "--configfile", "config/smoke.yaml", "--config",
+                       f"results_dir={results}", f"paper_dir={results}/paper")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
+def test_killed_generation_and_training_resume_without_recomputing(tmp_path):
+    results = tmp_path / "results"
+    cfg = ["--cores", "2", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
+           "models={\"large\": {\"name\": \"tiny-qwen2\", \"backend\": \"transformers\", \"options\": {\"batch_size\": 4}}}"]
+
+    def run(target, fault=None):
+        env = {**os.environ, **({"SLM_FAULT_INJECT": fault} if fault else {})}
+        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
+
+    assert run(f"{results}/data/balanced.jsonl").returncode == 0
+    n_records = sum(1 for _ in open(results / "data" / "balanced.jsonl"))
+    assert n_records > 4  # more than one batch of 4
+
+    # Killed after the first batch of large-model replies: that batch is in the cache, the output is not.
+    killed = run(f"{results}/data/replies.jsonl", fault="cache_writes=1")
+    assert killed.returncode != 0
+    cache = results / "cache" / "replies_large.jsonl"
+    assert sum(1 for _ in open(cache)) == 4 and not (results / "data" / "replies.jsonl").exists()
+    assert run(f"{results}/data/replies.jsonl").returncode == 0
+    keys = [json.loads(line)["key"] for line in open(cache)]
+    assert len(keys) == len(set(keys)) == n_records  # nothing generated twice, nothing missing
+    replies = [json.loads(line) for line in open(results / "data" / "replies.jsonl")]
+    assert len(replies) == n_records and all(any(r["origin"] == "large" for r in x["replies"]) for x in replies)
+
+    # Training killed right after its step-2 checkpoint resumes from it.
+    assert run(f"{results}/data/sft.jsonl").returncode == 0
+    killed = run(f"{results}/checkpoints/S1", fault="train_saves=1")
+    assert killed.returncode != 0 and (results / "work" / "train" / "S1" / "checkpoint-2").exists()
+    assert not (results / "checkpoints" / "S1").exists()
+    assert run(f"{results}/checkpoints/S1").returncode == 0
+    summary = json.loads((results / "checkpoints" / "S1" / "training_summary.json").read_text())
+    assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_step"] == 3

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import faults
+
 
 def cache_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
@@ -44,3 +46,4 @@ class JsonlCache:
             for key, value in items.items():
                 fh.write(json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n")
             fh.flush()
+        faults.checkpoint("cache_writes")

@@ -262,17 +262,23 @@ def _run_cached(cache: JsonlCache, keys: list[str], compute: Callable[[list[int]
     return [cache[k] for k in keys]
 
 
-def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: JsonlCache, chunk: int = 32,
+def _chunk_size(lm) -> int:
+    # Results reach the cache one backend batch at a time, so a kill loses at most one batch.
+    return int(getattr(lm, "batch_size", 0) or 32)
+
+
+def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: JsonlCache,
                     desc: str = "generate") -> list[str]:
     keys = [cache_key("generate", lm.name, m, params) for m in conversations]
-    return _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc), chunk)
+    return _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc),
+                       _chunk_size(lm))
 
 
-def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: JsonlCache, chunk: int = 64,
+def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: JsonlCache,
                     desc: str = "score") -> list[tuple[float, int]]:
     keys = [cache_key("logprobs", lm.name, p, c) for p, c in zip(prefixes, continuations)]
     values = _run_cached(cache, keys, lambda idx: lm.logprobs([prefixes[i] for i in idx],
-                                                              [continuations[i] for i in idx], desc), chunk)
+                                                              [continuations[i] for i in idx], desc), _chunk_size(lm))
     return [tuple(v) for v in values]
 
 
@@ -287,7 +293,8 @@ def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: JsonlCach
     queries = list(prefixes) + ([calibration_prefix] if calibration_prefix is not None else [])
     if hasattr(lm, "option_logprobs"):
         keys = [cache_key("options", lm.name, p, list(options)) for p in queries]
-        scored = _run_cached(cache, keys, lambda idx: lm.option_logprobs([queries[i] for i in idx], options), 256)
+        scored = _run_cached(cache, keys, lambda idx: lm.option_logprobs([queries[i] for i in idx], options),
+                             _chunk_size(lm))
     else:
         flat = cached_logprobs(lm, [p for p in queries for _ in options], [o for _ in queries for o in options],
                                cache, desc="choice")
