@@ -11,14 +11,15 @@ def _result(scores, model="ckpt"):
 
 
 def test_table_from_fixture_results_matches_by_hand(tmp_path):
-    results = {"base": _result({"mmlu": 0.30, "gsm8k": 0.10, "humaneval": 0.05}),
+    # gsm8k and humaneval share a score on purpose: each cell must still name its own benchmark.
+    results = {"base": _result({"mmlu": 0.30, "gsm8k": 0.05, "humaneval": 0.05}),
                "S1": _result({"mmlu": 0.35, "gsm8k": 0.05, "humaneval": 0.05})}
     frame = build_table(results, ["S1"])
     assert frame.to_dict("records") == [
         {"evaluation_set": "MMLU", "metric": "acc", "baseline": "base", "baseline_score": 30.0, "model": "S1",
          "model_score": 35.0, "gain": 5.0, "n": 10},
-        {"evaluation_set": "GSM8K", "metric": "exact_match", "baseline": "base", "baseline_score": 10.0, "model": "S1",
-         "model_score": 5.0, "gain": -5.0, "n": 10},
+        {"evaluation_set": "GSM8K", "metric": "exact_match", "baseline": "base", "baseline_score": 5.0, "model": "S1",
+         "model_score": 5.0, "gain": 0.0, "n": 10},
         {"evaluation_set": "HumanEval", "metric": "pass@1", "baseline": "base", "baseline_score": 5.0, "model": "S1",
          "model_score": 5.0, "gain": 0.0, "n": 10},
     ]
@@ -30,6 +31,7 @@ def test_table_from_fixture_results_matches_by_hand(tmp_path):
         (tmp_path / f"{name}.json").write_text(json.dumps(res))
     prov = table_provenance(frame, results, paths, {"seed": 0})
     assert len(prov["cells"]) == 6
+    assert [c["benchmark"] for c in prov["cells"]] == ["mmlu", "mmlu", "gsm8k", "gsm8k", "humaneval", "humaneval"]
     cell = prov["cells"][0]
     assert cell["benchmark"] == "mmlu" and cell["evaluation_file_sha256"] == sha256_file(paths["base"])
     assert cell["benchmark_file_sha256"] == "cd" * 32 and prov["environment"]["packages"]["torch"]

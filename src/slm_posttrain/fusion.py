@@ -120,11 +120,12 @@ def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: 
             for n, t in zip(names, tensors):
                 if t.shape != tensors[0].shape:
                     raise FusionError(f"tensor {tensor_name}: shape {tuple(t.shape)} in {n} vs {tuple(tensors[0].shape)}")
-            tensors = [t.to(torch.float32) for t in tensors]
+            # float64 sums: fusing identical models gives them back bit for bit after the cast.
+            tensors = [t.to(torch.float64) for t in tensors]
             if method in ("weighted_average", "linear"):
                 out = sum(x * t for x, t in zip(w, tensors))
             else:
-                base = read("__base__", tensor_name).to(torch.float32)
+                base = read("__base__", tensor_name).to(torch.float64)
                 deltas = [t - base for t in tensors]
                 out = (base + sum(x * d for x, d in zip(w, deltas)) if method == "task_arithmetic"
                        else _ties_merge(base, deltas, w, density))

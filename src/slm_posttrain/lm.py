@@ -48,8 +48,8 @@ class TransformersLM:
         self.model = AutoModelForCausalLM.from_pretrained(
             path, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True).to(self.device)
         self.model.eval()
-        self.batch_size = batch_size
-        self.max_length = max_length
+        self.batch_size = int(batch_size)  # options may arrive as strings from `snakemake --config`
+        self.max_length = int(max_length)
 
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)

@@ -107,10 +107,12 @@ def evaluation_provenance(model_dir: str | Path, data_dir: str | Path, settings:
 
 def table_provenance(frame, results: dict[str, dict], result_paths: dict[str, str], config: dict) -> dict:
     """One entry per table cell: the evaluation file and everything it records about its origin."""
+    from .tables import DISPLAY
+
+    bench_of = {shown: key for key, shown in DISPLAY.items()}
     cells = []
     for row in frame.to_dict("records"):
-        bench = next(b for b, s in results[row["model"]]["scores"].items()
-                     if s["metric"] == row["metric"] and round(100 * s["value"], 2) == row["model_score"])
+        bench = bench_of[row["evaluation_set"]]
         for role in ("baseline", "model"):
             name = row[role]
             prov = results[name].get("provenance", {})

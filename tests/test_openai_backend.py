@@ -1,0 +1,65 @@
+"""The OpenAI-compatible HTTP backend against a small server on the loopback interface."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from slm_posttrain.cache import JsonlCache
+from slm_posttrain.lm import OpenAIChatLM, cached_generate, load_lm
+
+
+class _Handler(BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        if body["model"] == "broken":
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"boom")
+            return
+        text = "echo: " + body["messages"][-1]["content"]
+        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Handler.seen = []
+    yield f"http://127.0.0.1:{httpd.server_port}/v1"
+    httpd.shutdown()
+
+
+def test_generate_with_key_from_environment(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_API_KEY", "sk-secret")
+    lm = load_lm({"backend": "openai", "options": {"base_url": server, "model": "m", "api_key_env": "TEST_API_KEY"}})
+    convs = [[{"role": "user", "content": f"q{i}"}] for i in range(3)]
+    out = cached_generate(lm, convs, {"max_new_tokens": 8, "temperature": 0.0}, JsonlCache(tmp_path / "c.jsonl"))
+    assert out == ["echo: q0", "echo: q1", "echo: q2"]
+    assert {s["path"] for s in _Handler.seen} == {"/v1/chat/completions"}
+    assert all(s["auth"] == "Bearer sk-secret" and s["body"]["max_tokens"] == 8 for s in _Handler.seen)
+    assert "sk-secret" not in repr(lm) and "sk-secret" not in (tmp_path / "c.jsonl").read_text()
+    cached_generate(lm, convs, {"max_new_tokens": 8, "temperature": 0.0}, JsonlCache(tmp_path / "c.jsonl"))
+    assert len(_Handler.seen) == 3  # all from the cache the second time
+
+
+def test_missing_key_and_http_errors_are_clear(server, monkeypatch):
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="NOPE_KEY"):
+        OpenAIChatLM(base_url=server, model="m", api_key_env="NOPE_KEY")
+    lm = OpenAIChatLM(base_url=server, model="broken")
+    with pytest.raises(RuntimeError, match="HTTP 500"):
+        lm.generate([[{"role": "user", "content": "x"}]], {})
