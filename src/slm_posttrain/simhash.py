@@ -14,7 +14,6 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .text import cjk_ratio
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -24,7 +23,7 @@ _BIT_WEIGHTS = (1 << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 def features(text: str, char_ngram: int = 2) -> list[str]:
     """Words for alphabetic text; character n-grams for CJK runs (Chinese has no spaces)."""
     text = text.lower()
-    if cjk_ratio(text) == 0:
+    if not _CJK_RUN.search(text):  # a C-speed test: most texts have no CJK at all
         return _WORD.findall(text)
     feats = []
     for run in _CJK_RUN.findall(text):
@@ -55,40 +54,26 @@ def fingerprints(texts: Iterable[str], char_ngram: int = 2) -> np.ndarray:
     """Fingerprints of many texts at once, equal to `fingerprint` of each.
 
     Written by hand because it is the hot path (millions of records): each distinct token is hashed
-    once, and the per-bit votes of all tokens are summed with numpy segment sums, not per text."""
+    once, and the per-bit votes are one sparse (texts x tokens) by dense (tokens x 64) product."""
     vocab: dict[str, int] = {}
     token_ids: list[int] = []
     offsets = [0]
+    add = vocab.setdefault
     for text in texts:
-        for token in features(text, char_ngram):
-            token_ids.append(vocab.setdefault(token, len(vocab)))
+        token_ids.extend([add(token, len(vocab)) for token in features(text, char_ngram)])
         offsets.append(len(token_ids))
     n = len(offsets) - 1
     if not token_ids:
         return np.zeros(n, dtype=np.uint64)
-    token_hashes = _token_hashes(list(vocab))
-    ids = np.asarray(token_ids, dtype=np.int64)
-    starts = np.asarray(offsets[:-1], dtype=np.int64)
-    counts = np.diff(np.asarray(offsets, dtype=np.int64))
-    out = np.zeros(n, dtype=np.uint64)
-    nonempty = counts > 0
-    votes = np.zeros((n, 64), dtype=np.int32)
-    step = 1 << 20  # tokens per slice: bounds the (tokens x 64) bit matrix to 64 MB
-    for lo in range(0, len(ids), step):
-        hi = min(lo + step, len(ids))
-        bits = np.unpackbits(token_hashes[ids[lo:hi]].view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-        owner = np.searchsorted(starts, np.arange(lo, hi), side="right") - 1
-        _segment_add(votes, owner, bits)
-    positive = (votes * 2 - counts[:, None]) > 0
-    out[nonempty] = (positive[nonempty].astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
-    return out
+    from scipy.sparse import csr_matrix
 
-
-def _segment_add(votes: np.ndarray, owner: np.ndarray, bits: np.ndarray) -> None:
-    """votes[owner[i]] += bits[i] for sorted owner (a contiguous token slice)."""
-    boundaries = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    sums = np.add.reduceat(bits.astype(np.int32), boundaries, axis=0)
-    votes[owner[boundaries]] += sums
+    # (records x vocabulary) token counts times (vocabulary x 64) +-1 bit signs = per-bit votes.
+    token_bits = np.unpackbits(_token_hashes(list(vocab)).view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    signs = token_bits.astype(np.float32) * 2 - 1
+    counts = csr_matrix((np.ones(len(token_ids), dtype=np.float32), np.asarray(token_ids, dtype=np.int64),
+                         np.asarray(offsets, dtype=np.int64)), shape=(n, len(vocab)))
+    positive = (counts @ signs) > 0  # float32 sums of +-1 are exact below 2**24 tokens per text
+    return (positive.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
 
 
 def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
