@@ -23,6 +23,7 @@ def _snakemake(*args, cwd=REPO, timeout=900):
     return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_dry_run_of_main_target_lists_every_stage(tmp_path):
     proc = _snakemake("-n", f"{tmp_path}/results/tables/table4_4.csv", "--config", f"results_dir={tmp_path}/results",
                       f"resources_dir={tmp_path}/resources")
