@@ -15,8 +15,56 @@ MC_PROMPT = {
     "en": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:",
     "zh": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n答案：",
 }
+# The paper's chat protocol: zero-shot, chat template, greedy generation, answer read from the text.
+MC_CHAT_PROMPT = {
+    "en": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n"
+          "Answer with the letter of the correct option.",
+    "zh": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n"
+          "请直接给出正确选项的字母。",
+}
+GSM8K_CHAT_PROMPT = "{{question}}\nSolve it step by step and end with \"The answer is N.\""
+HUMANEVAL_CHAT_PROMPT = "Complete the following Python function. Reply with the whole function in a code block.\n\n{{prompt}}"
 BENCH_LANG = {"mmlu": "en", "cmmlu": "zh", "ceval": "zh"}
 HUMANEVAL_STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n```"]
+LETTERS = "ABCD"
+
+_ANSWER_LETTER = re.compile(r"(?:answer|答案|选项|选择)\s*(?:is|是|为|应该是|应选)?\s*[:：]?\s*[\(（]?([A-D])(?![A-Za-z])", re.I)
+_LONE_LETTER = re.compile(r"(?<![A-Za-z])([A-D])(?![A-Za-z])")
+_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+
+
+def extract_choice(text: str) -> str | None:
+    """The option letter a free-form answer gives: after 'answer is' / '答案是' if present, else the first
+    standalone A-D."""
+    match = _ANSWER_LETTER.search(text) or _LONE_LETTER.search(text)
+    return match.group(1).upper() if match else None
+
+
+def _as_number(token: str) -> float | None:
+    try:
+        return float(token.replace(",", "").replace("$", "").rstrip("."))
+    except ValueError:
+        return None
+
+
+def extract_number(text: str) -> float | None:
+    """The final numeric answer: after '####', else after 'answer is', else the last number."""
+    for marker in ("####", "answer is", "答案是"):
+        if marker in text:
+            found = _NUMBER.findall(text.rsplit(marker, 1)[1])
+            if found:
+                return _as_number(found[0])
+    found = _NUMBER.findall(text)
+    return _as_number(found[-1]) if found else None
+
+
+def _choice_results(doc, results):
+    return {"acc": float(extract_choice(results[0]) == LETTERS[int(doc["answer"])])}
+
+
+def _gsm8k_results(doc, results):
+    predicted, expected = extract_number(results[0]), _as_number(doc["target"])
+    return {"exact_match": float(predicted is not None and expected is not None and abs(predicted - expected) < 1e-6)}
 
 
 def _data_kwargs(path: Path) -> dict:
@@ -35,42 +83,46 @@ def _humaneval_results(timeout: float):
     return process_results
 
 
+def _mean(metric: str) -> list[dict]:
+    return [{"metric": metric, "aggregation": "mean", "higher_is_better": True}]
+
+
 def task_configs(data_dir: Path, settings: dict) -> list[dict]:
-    """lm-eval task configs for the benchmarks in settings['benchmarks']."""
+    """lm-eval task configs for settings['benchmarks'] under settings['protocol']:
+    'loglikelihood' (lm-eval's standard: option log-likelihoods, few-shot text completion) or
+    'chat' (the paper's: chat template, zero-shot greedy generation, answer extraction; gsm8k few-shot
+    as chat turns)."""
+    chat = settings.get("protocol", "loglikelihood") == "chat"
     tasks = []
     for name, spec in settings["benchmarks"].items():
         path = data_dir / f"{name}.jsonl"
         base = {"task": f"slm_{name}", **_data_kwargs(path), "num_fewshot": int(spec.get("num_fewshot", 0))}
-        if name in BENCH_LANG:
+        gen = {"do_sample": False, "max_gen_toks": int(spec.get("max_gen_toks", 256))}
+        if name in BENCH_LANG and chat:
+            base.update(output_type="generate_until", doc_to_text=MC_CHAT_PROMPT[BENCH_LANG[name]],
+                        doc_to_target="{{['A', 'B', 'C', 'D'][answer]}}", num_fewshot=0,
+                        generation_kwargs={**gen, "until": ["\n\n"], "max_gen_toks": int(spec.get("max_gen_toks", 32))},
+                        process_results=_choice_results, metric_list=_mean("acc"))
+        elif name in BENCH_LANG:
             base.update(output_type="multiple_choice", doc_to_text=MC_PROMPT[BENCH_LANG[name]],
-                        doc_to_choice=["A", "B", "C", "D"], doc_to_target="answer",
-                        metric_list=[{"metric": "acc", "aggregation": "mean", "higher_is_better": True}])
+                        doc_to_choice=list(LETTERS), doc_to_target="answer", metric_list=_mean("acc"))
             if base["num_fewshot"]:
                 base.update(fewshot_split="test", fewshot_config={"sampler": "first_n"})
         elif name == "gsm8k":
-            base.update(output_type="generate_until", doc_to_text="Question: {{question}}\nAnswer:",
-                        doc_to_target="{{target}}",
-                        generation_kwargs={"until": ["Question:", "\n\n\n"], "do_sample": False,
-                                           "max_gen_toks": int(spec.get("max_gen_toks", 256))},
-                        filter_list=[{"name": "flexible-extract", "filter": [
-                            {"function": "regex", "group_select": -1, "regex_pattern": r"(-?[$0-9.,]{2,})|(-?[0-9]+)"},
-                            {"function": "take_first"}]}],
-                        metric_list=[{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
-                                      "ignore_case": True, "ignore_punctuation": False,
-                                      "regexes_to_ignore": [",", r"\$", r"\.$"]}])
+            # Few-shot exemplars show the whole worked solution; the score compares final numbers.
+            base.update(output_type="generate_until", doc_to_target="{{answer}}", target_delimiter=" ",
+                        doc_to_text=GSM8K_CHAT_PROMPT if chat else "Question: {{question}}\nAnswer:",
+                        generation_kwargs={**gen, "until": ["Question:", "\n\n\n"]},
+                        process_results=_gsm8k_results, metric_list=_mean("exact_match"))
             if base["num_fewshot"]:
-                fewshot = data_dir / "gsm8k_fewshot.jsonl"
-                base["dataset_kwargs"]["data_files"]["train"] = str(fewshot)
-                base.update(fewshot_split="train", fewshot_config={"sampler": "first_n"},
-                            doc_to_text="Question: {{question}}\nAnswer:", target_delimiter=" ",
-                            fewshot_delimiter="\n\n")
+                base["dataset_kwargs"]["data_files"]["train"] = str(data_dir / "gsm8k_fewshot.jsonl")
+                base.update(fewshot_split="train", fewshot_config={"sampler": "first_n"}, fewshot_delimiter="\n\n")
         elif name == "humaneval":
-            base.update(output_type="generate_until", doc_to_text="{{prompt}}", doc_to_target="{{task_id}}",
-                        target_delimiter="",
-                        generation_kwargs={"until": HUMANEVAL_STOP, "do_sample": False,
-                                           "max_gen_toks": int(spec.get("max_gen_toks", 256))},
+            base.update(output_type="generate_until", doc_to_text=HUMANEVAL_CHAT_PROMPT if chat else "{{prompt}}",
+                        doc_to_target="{{task_id}}", target_delimiter="", num_fewshot=0,
+                        generation_kwargs={**gen, "until": ["\n```\n"] if chat else HUMANEVAL_STOP},
                         process_results=_humaneval_results(float(settings.get("code_timeout", 10))),
-                        metric_list=[{"metric": "pass@1", "aggregation": "mean", "higher_is_better": True}])
+                        metric_list=_mean("pass@1"))
         else:
             raise ValueError(f"unknown benchmark {name!r}")
         tasks.append(base)
@@ -93,7 +145,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
         model_args={"pretrained": str(model_dir), "dtype": settings.get("dtype", "float32"),
                     "trust_remote_code": False, "max_length": int(settings.get("max_length", 2048))},
         device=settings.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"),
-        tasks=tasks, batch_size=settings.get("batch_size", 8), apply_chat_template=bool(settings.get("apply_chat_template")),
+        tasks=tasks, batch_size=settings.get("batch_size", 8), apply_chat_template=bool(settings.get("apply_chat_template") or settings.get("protocol") == "chat"),
         random_seed=settings.get("seed", 0), numpy_random_seed=settings.get("seed", 0),
         torch_random_seed=settings.get("seed", 0), fewshot_random_seed=settings.get("seed", 0),
         log_samples=False, confirm_run_unsafe_code=bool(settings.get("allow_code_execution")),
