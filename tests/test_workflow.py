@@ -3,10 +3,8 @@ whole smoke workflow for real with the tiny model."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -28,7 +28,7 @@ _MC_LAYOUT = {
 DEFAULT_SPLITS = {"mmlu": "test", "cmmlu": "test", "ceval": "val"}  # the paper scores C-Eval on val
 
 
-def _mc_row(name: str, subject: str, fields: list[str], where: str) -> dict:
+def _mc_row(subject: str, fields: list[str], where: str) -> dict:
     if len(fields) < 6:
         raise DataError(f"{where}: expected question, A-D, answer; got {len(fields)} fields")
     question, a, b, c, d, answer = fields[:6]
@@ -55,7 +55,7 @@ def load_multiple_choice(name: str, zip_path: str | Path, split: str | None = No
                     continue
                 if has_header:  # cmmlu: index,Question,...; ceval: id,question,...,answer[,explanation]
                     fields = fields[1:]
-                rows.append(_mc_row(name, subject, fields, f"{zip_path}!{member}:{lineno}"))
+                rows.append(_mc_row(subject, fields, f"{zip_path}!{member}:{lineno}"))
     for i, row in enumerate(rows):
         row["id"] = f"{name}-{i:05d}"
     return rows
