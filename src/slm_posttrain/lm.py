@@ -27,6 +27,18 @@ def _chunks(order: Sequence[int], size: int):
         yield list(order[start:start + size])
 
 
+def _left_pad(torch, seqs: Sequence[Sequence[int]], pad: int):
+    """(ids, attention mask, position ids) for token lists left-padded to one width: every sequence
+    ends at the last column, and positions count from each sequence's own first token."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, width - len(seq):] = torch.tensor(seq)
+        mask[row, width - len(seq):] = 1
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
 class TransformersLM:
     def __init__(self, path: str | Path, batch_size: int = 8, device: str | None = None, dtype: str = "auto",
                  trust_remote_code: bool = False, max_length: int = 2048):
@@ -88,17 +100,12 @@ class TransformersLM:
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         results: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
         for batch in tqdm(list(_chunks(order, self.batch_size)), desc=desc, unit="batch"):
-            seqs = [pairs[i][0] + pairs[i][1] for i in batch]
-            width = max(len(s) for s in seqs)
-            keep = max(len(pairs[i][1]) for i in batch) + 1
             # Left padding puts every continuation at the end, so the vocabulary projection is
             # computed only for the last `keep` positions instead of the whole sequence.
-            ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(seqs), width), dtype=torch.long)
-            for row, seq in enumerate(seqs):
-                ids[row, width - len(seq):] = torch.tensor(seq)
-                mask[row, width - len(seq):] = 1
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            ids, mask, positions = _left_pad(torch, [pairs[i][0] + pairs[i][1] for i in batch],
+                                             self.tokenizer.pad_token_id)
+            width = ids.shape[1]
+            keep = max(len(pairs[i][1]) for i in batch) + 1
             with torch.no_grad():
                 logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                     position_ids=positions.to(self.device), logits_to_keep=keep).logits
@@ -128,13 +135,7 @@ class TransformersLM:
         pad = self.tokenizer.pad_token_id
         batch_size = max(1, self.batch_size // max(1, n_opt // 2))
         for batch in tqdm(list(_chunks(order, batch_size)), desc=desc, unit="batch"):
-            width_p = max(len(pref_ids[i]) for i in batch)
-            ids = torch.full((len(batch), width_p), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width_p), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, width_p - len(pref_ids[i]):] = torch.tensor(pref_ids[i])
-                mask[row, width_p - len(pref_ids[i]):] = 1
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            ids, mask, positions = _left_pad(torch, [pref_ids[i] for i in batch], pad)
             with torch.no_grad():
                 out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                  position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1)

@@ -40,9 +40,10 @@ def judge(lm, records: Sequence[dict], template: str, cache: JsonlCache) -> list
             prefixes.append(lm.render([{"role": "user", "content": content}]))
             where.append((r_i, p_i))
     # The end-of-turn token makes "0" and "0.5" distinct whole answers rather than prefix and extension.
-    choices = choose(lm, prefixes, [o + eos for o in SCORE_OPTIONS], cache, normalize=False)
+    options = [o + eos for o in SCORE_OPTIONS]
+    choices = choose(lm, prefixes, options, cache, normalize=False)
     out = [[{}] * len(r["replies"]) for r in records]
     for (r_i, p_i), choice in zip(where, choices):
-        out[r_i][p_i] = {"score": float(choice["choice"][: len(choice["choice"]) - len(eos)] if eos else choice["choice"]),
-                         "probs": {k[: len(k) - len(eos)] if eos else k: round(v, 4) for k, v in choice["probs"].items()}}
+        out[r_i][p_i] = {"score": float(SCORE_OPTIONS[options.index(choice["choice"])]),
+                         "probs": {label: round(choice["probs"][o], 4) for label, o in zip(SCORE_OPTIONS, options)}}
     return out
