@@ -40,7 +40,9 @@ def _weight_files(model_dir: Path) -> dict[str, Path]:
         return {name: single for name in fh.keys()}
 
 
-def check_compatible(model_dirs: list[Path]) -> None:
+def check_compatible(model_dirs: list[Path]) -> list[dict[str, Path]]:
+    """Raise FusionError unless the models share architecture, tokenizer and tensor names; return each
+    model's tensor name -> file map (read once, reused by fuse)."""
     configs = [json.loads((d / "config.json").read_text()) for d in model_dirs]
     for key in ("architectures", "hidden_size", "num_hidden_layers", "vocab_size", "tie_word_embeddings"):
         values = {json.dumps(c.get(key)) for c in configs}
@@ -51,11 +53,12 @@ def check_compatible(model_dirs: list[Path]) -> None:
               if (d / "tokenizer.json").exists()]
     if len(vocabs) != len(model_dirs) or any(v != vocabs[0] for v in vocabs[1:]):
         raise FusionError("models do not share one tokenizer: " + ", ".join(map(str, model_dirs)))
-    names = [set(_weight_files(d)) for d in model_dirs]
-    for d, n in zip(model_dirs[1:], names[1:]):
-        if n != names[0]:
-            diff = sorted(n ^ names[0])[:5]
+    files = [_weight_files(d) for d in model_dirs]
+    for d, f in zip(model_dirs[1:], files[1:]):
+        if set(f) != set(files[0]):
+            diff = sorted(set(f) ^ set(files[0]))[:5]
             raise FusionError(f"{d} and {model_dirs[0]} hold different tensors, e.g. {diff}")
+    return files
 
 
 METHODS = ("weighted_average", "linear", "task_arithmetic", "ties")
@@ -94,8 +97,7 @@ def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: 
         raise FusionError(f"fusion method {method!r} needs the base model")
     names = [n for n in model_dirs if weights.get(n, 0.0) != 0.0] or list(model_dirs)
     all_dirs = {**model_dirs, **({"__base__": base_dir} if needs_base else {})}
-    check_compatible([Path(d) for d in all_dirs.values()])
-    files = {n: _weight_files(Path(all_dirs[n])) for n in [*names, *(["__base__"] if needs_base else [])]}
+    files = dict(zip(all_dirs, check_compatible([Path(d) for d in all_dirs.values()])))
     w = [float(weights.get(n, 0.0)) for n in names]
     if method == "linear":
         if sum(w) == 0:
