@@ -17,6 +17,7 @@ rule label:
     threads: THREADS
     resources:
         mem_mb=6000,
+        gpu=1,
     log:
         f"{R}/logs/label.log",
     conda:

@@ -1,0 +1,79 @@
+"""The smoke workflow submitted through profiles/slurm to a real SLURM: one node on localhost,
+installed from Debian's packages and started by .ci/slurm-localhost.sh (which .ci/run calls)."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BENCH, REPO
+
+
+def _slurm_is_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return proc.returncode == 0 and any(s.startswith(("idle", "mix", "alloc")) for s in proc.stdout.split())
+
+
+def localhost_profile(out_dir, log_dir) -> "os.PathLike":
+    """profiles/slurm as it is, with each job's request capped to what one small node has, status
+    read with squeue (a one-node SLURM has no accounting database for sacct), no account, and
+    short polling so the test does not wait minutes between jobs."""
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    cpus = os.cpu_count() or 1
+
+    def fit(resources):
+        resources = dict(resources)
+        resources["mem_mb"] = min(resources.get("mem_mb", 2000), 3000)
+        resources["cpus_per_task"] = min(resources.get("cpus_per_task", 1), max(1, cpus // 2))  # two jobs at once
+        resources["runtime"] = min(resources.get("runtime", 60), 60)
+        return resources
+
+    profile["default-resources"] = fit(profile["default-resources"])
+    profile["set-resources"] = {rule: fit(res) for rule, res in profile["set-resources"].items()}
+    profile.update({"latency-wait": 5, "retries": 0, "slurm-status-command": "squeue",
+                    "slurm-init-seconds-before-status-checks": 2, "slurm-no-account": True,
+                    "slurm-logdir": str(log_dir), "slurm-keep-successful-logs": True})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(profile))
+    return out_dir
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
+def test_smoke_workflow_through_the_slurm_profile(tmp_path):
+    if not _slurm_is_up():
+        if os.environ.get("CI"):
+            pytest.fail("no SLURM answering sinfo: .ci/run starts one with .ci/slurm-localhost.sh")
+        pytest.skip("no SLURM here: run `sudo .ci/slurm-localhost.sh` to start a one-node cluster")
+    results, logs = tmp_path / "results", tmp_path / "slurm_logs"
+    profile = localhost_profile(tmp_path / "profile", logs)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", str(profile), "all",
+         "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}", f"paper_dir={results}/paper"],
+        cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    # Every model stage ran as a SLURM job (the plugin keeps one log per job under slurm-logdir).
+    submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
+    assert {"label", "replies", "score", "train", "evaluate", "dedup"} <= submitted, submitted
+    # SLURM's own record of the jobs (kept MinJobAge seconds): model stages asked the gpu partition
+    # for a GPU (rules declare resources.gpu), data stages ran on the cpu partition without one.
+    jobs = subprocess.run(["squeue", "--states=all", "-h", "-O", "Partition:8,tres-per-job:24,Comment:200"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    placed = {}
+    for line in filter(lambda l: len(l.split()) == 3, jobs):
+        partition, tres, comment = line.split()
+        placed.setdefault(comment.strip().removeprefix("rule_").split("_wildcards")[0], set()).add((partition, tres))
+    assert placed["train"] == {("gpu", "gres:gpu:1")} and placed["evaluate"] == {("gpu", "gres:gpu:1")}
+    assert placed["dedup"] == {("cpu", "N/A")}
+    for table in ("table4_1", "table4_2", "table4_3", "table4_4"):
+        frame = pd.read_csv(results / "tables" / f"{table}.csv")
+        assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}
+        assert frame["model_score"].notna().all()
+    for run in ("S1", "S2", "S3"):
+        assert (results / "checkpoints" / run / "model.safetensors").exists()
