@@ -16,6 +16,8 @@ R = config["results_dir"]
 P = config["paper_dir"]
 RES = config["resources_dir"]
 THREADS = config.get("threads", 2)
+# A multi-process training job gets one GPU per process (SLURM --gpus through the profile).
+TRAIN_GPUS = max(1, int(config.get("training_launch", {}).get("num_processes", 1)))
 FUSED = list(config["fusion"])
 SWEEP = config.get("lr_sweep") or {}
 # Learning-rate sweep (paper section 4.6): copies of one training run that differ only in lr.
@@ -45,6 +47,16 @@ def role_model_inputs(role):
     """The zoo folder a role needs built first (none for HTTP backends or explicit paths)."""
     spec = config["models"][role]
     return [zoo_dir(spec["name"])] if spec.get("name") and spec.get("backend") != "openai" else []
+
+
+def role_gpus(*roles):
+    """GPUs a job needs for its model roles: the largest vLLM tensor-parallel degree among them."""
+    sizes = [1]
+    for role in roles:
+        spec = config["models"][role]
+        if isinstance(spec, dict):
+            sizes.append(int((spec.get("options") or {}).get("tensor_parallel_size", 1)))
+    return max(sizes)
 
 
 def model_dir(name):

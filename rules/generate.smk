@@ -17,7 +17,7 @@ rule label:
     threads: THREADS
     resources:
         mem_mb=6000,
-        gpu=1,
+        gpu=role_gpus("labeler"),
     log:
         f"{R}/logs/label.log",
     conda:
@@ -42,7 +42,7 @@ rule replies:
     threads: THREADS
     resources:
         mem_mb=8000,
-        gpu=1,
+        gpu=role_gpus("large", "small"),
     log:
         f"{R}/logs/replies.log",
     conda:

@@ -16,7 +16,7 @@ rule score:
     threads: THREADS
     resources:
         mem_mb=8000,
-        gpu=1,
+        gpu=role_gpus("large"),
     log:
         f"{R}/logs/score.log",
     conda:

@@ -19,10 +19,11 @@ rule train:
     params:
         spec=lambda wc: run_spec(wc.run),
         work=lambda wc: f"{R}/work/train/{wc.run}",
+        launch=config.get("training_launch", {}),
     threads: THREADS
     resources:
         mem_mb=16000,
-        gpu=1,
+        gpu=TRAIN_GPUS,
         runtime=600,
     log:
         f"{R}/logs/train/{{run}}.log",

@@ -33,6 +33,34 @@ def test_dry_run_of_main_target_lists_every_stage(tmp_path):
         assert f"rule {stage}:" in out or f"localrule {stage}:" in out or f"\n{stage} " in out, stage
 
 
+@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
+def test_paper_config_dry_runs_through_the_slurm_profile():
+    """The README's paper-scale command, as written, plans every stage."""
+    proc = _snakemake("-n", "--profile", "profiles/slurm", "results/paper/tables/table4_4.csv",
+                      "--configfile", "config/paper.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    for stage in ("raw", "dedup", "label", "replies", "score", "train", "fuse", "evaluate", "table"):
+        assert f"{stage} " in proc.stdout, stage
+
+
+def test_gpu_requests_follow_the_config(tmp_path):
+    """Jobs ask for the GPUs their work uses: vLLM tensor-parallel degree, training processes."""
+    config = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    config["models"]["large"]["options"]["tensor_parallel_size"] = 2
+    config["training_launch"] = {"num_processes": 4, "accelerate_config": "config/accelerate/ddp.yaml"}
+    (tmp_path / "gpus.yaml").write_text(yaml.safe_dump(config))
+    proc = _snakemake("-n", "-p", f"{tmp_path}/results/tables/table4_4.csv", "--configfile", "config/paper.yaml",
+                      str(tmp_path / "gpus.yaml"), "--config", f"results_dir={tmp_path}/results")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    gpus, rule = {}, None
+    for line in proc.stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif "resources:" in line and "gpu=" in line:
+            gpus.setdefault(rule, set()).add(int(line.split("gpu=")[1].split(",")[0]))
+    assert gpus["label"] == {1} and gpus["replies"] == {2} and gpus["score"] == {2} and gpus["train"] == {4}
+
+
 def test_config_typo_is_named(tmp_path):
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config["dedup"]["hamming_k"] = 3

@@ -83,20 +83,27 @@ def train(kind: str, base_model: str | Path, data_path: str | Path, out_dir: str
         raise ValueError(f"unknown training kind {kind!r}")
     last = get_last_checkpoint(str(work_dir)) if any(work_dir.glob("checkpoint-*")) else None
     result = trainer.train(resume_from_checkpoint=last)
-    final = trainer.model
+    final, state_dict = trainer.model, None
     if peft_config is not None:
         final = final.merge_and_unload()
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    final.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+    elif trainer.args.world_size > 1:
+        # Under accelerate launch (launch.py) FSDP / DeepSpeed ZeRO-3 shard the weights: every
+        # process takes part in gathering the full state dict, the first one writes it.
+        state_dict = trainer.accelerator.get_state_dict(trainer.model_wrapped)
     summary = {"kind": kind, "base_model": str(base_model), "data": str(data_path), "resumed_from": last,
                "train_examples": len(dataset), "global_step": trainer.state.global_step,
-               "metrics": result.metrics, "lora": bool(peft_config), "args": {k: v for k, v in params.items()}}
-    (tmp / "training_summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+               "world_size": trainer.args.world_size, "metrics": result.metrics, "lora": bool(peft_config),
+               "args": {k: v for k, v in params.items()}}
+    if trainer.is_world_process_zero():
+        tmp = out_dir.with_name(out_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        final.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+        (tmp / "training_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        shutil.rmtree(out_dir, ignore_errors=True)
+        tmp.rename(out_dir)
+    trainer.accelerator.wait_for_everyone()
     return summary
 
 
