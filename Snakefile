@@ -16,6 +16,8 @@ R = config["results_dir"]
 P = config["paper_dir"]
 RES = config["resources_dir"]
 THREADS = config.get("threads", 2)
+# Model stages read and write their records this many at a time: memory is bounded by the chunk.
+STREAM_CHUNK = config.get("stream_chunk", 256)
 # A multi-process training job gets one GPU per process (SLURM --gpus through the profile).
 TRAIN_GPUS = max(1, int(config.get("training_launch", {}).get("num_processes", 1)))
 FUSED = list(config["fusion"])

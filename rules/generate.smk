@@ -12,7 +12,8 @@ rule label:
     params:
         role=config["models"]["labeler"],
         settings=config["labeling"],
-        cache=f"{R}/cache/label.jsonl",
+        cache=f"{R}/cache/label.sqlite",
+        chunk=STREAM_CHUNK,
         models_dir=f"{RES}/models",
     threads: THREADS
     resources:
@@ -38,6 +39,7 @@ rule replies:
         roles={"large": config["models"]["large"], "small": config["models"]["small"]},
         generation=config["generation"],
         cache_dir=f"{R}/cache",
+        chunk=STREAM_CHUNK,
         models_dir=f"{RES}/models",
     threads: THREADS
     resources:

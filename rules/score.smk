@@ -8,10 +8,12 @@ rule score:
     output:
         data=f"{R}/data/scored.jsonl",
         stats=f"{R}/data/scored.stats.json",
+        quarantine=f"{R}/data/scored.quarantine.jsonl",
     params:
         role=config["models"]["large"],
         scoring=config["scoring"],
-        cache=f"{R}/cache/score.jsonl",
+        cache=f"{R}/cache/score.sqlite",
+        chunk=STREAM_CHUNK,
         models_dir=f"{RES}/models",
     threads: THREADS
     resources:

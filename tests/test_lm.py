@@ -1,6 +1,6 @@
 import math
 
-from slm_posttrain.cache import JsonlCache
+from slm_posttrain.cache import RequestCache
 from slm_posttrain.lm import TransformersLM, cached_generate, cached_logprobs, choose
 from slm_posttrain.scoring import judge, perplexities
 
@@ -18,23 +18,27 @@ def test_generation_cache_resumes_without_recomputing(tiny_model, tmp_path):
     lm = TransformersLM(tiny_model, batch_size=2)
     convs = [[{"role": "user", "content": f"q{i}"}] for i in range(4)]
     params = {"max_new_tokens": 3}
-    first = cached_generate(lm, convs[:2], params, JsonlCache(tmp_path / "c.jsonl"))
+    first = cached_generate(lm, convs[:2], params, RequestCache(tmp_path / "c.sqlite"))
     calls = []
     original = lm.generate
     lm.generate = lambda c, p, desc="": calls.append(len(c)) or original(c, p)
-    # A fresh cache object re-reads the file, as a rerun after a kill would.
-    again = cached_generate(lm, convs, params, JsonlCache(tmp_path / "c.jsonl"))
+    # A fresh cache object opens the file again, as a rerun after a kill would.
+    again = cached_generate(lm, convs, params, RequestCache(tmp_path / "c.sqlite"))
     assert again[:2] == first and calls == [2]
 
 
-def test_cache_tolerates_a_cut_last_line(tmp_path):
-    path = tmp_path / "c.jsonl"
-    cache = JsonlCache(path)
-    cache.put_many({"a": 1, "b": 2})
-    with open(path, "a") as fh:
-        fh.write('{"key": "c", "val')
-    reread = JsonlCache(path)
-    assert "a" in reread and "b" in reread and "c" not in reread
+def test_cache_keeps_committed_batches_and_rolls_back_a_cut_one(tmp_path):
+    path = tmp_path / "c.sqlite"
+    cache = RequestCache(path)
+    cache.put_many({"a": 1, "b": [0.5, 2]})
+    # A batch cut off mid-write (a kill inside the transaction) leaves nothing behind.
+    db = cache._db
+    db.execute("BEGIN")
+    db.execute("INSERT INTO cache VALUES ('c', '3')")
+    db.close()
+    reread = RequestCache(path)
+    assert reread["b"] == [0.5, 2] and "a" in reread and "c" not in reread and len(reread) == 2
+    assert reread.missing(["a", "c", "d"]) == {"c", "d"}
 
 
 def test_logprobs_independent_of_batching(tiny_model):
@@ -50,7 +54,7 @@ def test_logprobs_independent_of_batching(tiny_model):
 
 def test_choice_always_valid_and_scores(tiny_model, tmp_path):
     lm = TransformersLM(tiny_model, batch_size=8)
-    cache = JsonlCache(tmp_path / "s.jsonl")
+    cache = RequestCache(tmp_path / "s.sqlite")
     picks = choose(lm, ["p1", "p2"], ["0", "0.5", "1"], cache)
     assert all(p["choice"] in ("0", "0.5", "1") and math.isclose(sum(p["probs"].values()), 1.0) for p in picks)
     records = [{"instruction": "Say hi", "input": "", "replies": [{"text": "hi"}, {"text": "hello there"}]}]
@@ -65,9 +69,20 @@ def test_choice_always_valid_and_scores(tiny_model, tmp_path):
 def test_calibrated_choice_subtracts_the_content_free_prior(tiny_model):
     lm = TransformersLM(tiny_model, batch_size=8)
     options = ["Math-Arithmetic", "Code-Programming", "Chat-Open Conversation"]
-    cache = JsonlCache(None)
+    cache = RequestCache(None)
     plain = choose(lm, ["Instruction: add 2 and 3"], options, cache)
     # Calibrating against the very same prompt leaves every option at 0: a uniform distribution.
     same = choose(lm, ["Instruction: add 2 and 3"], options, cache, calibration_prefix="Instruction: add 2 and 3")
     assert all(math.isclose(p, 1 / 3, abs_tol=1e-6) for p in same[0]["probs"].values())
     assert plain[0]["choice"] in options
+
+
+def test_huge_prompt_is_truncated_to_the_context(tiny_model):
+    """A record far longer than the model's context (max_length) is cut, not a crash."""
+    lm = TransformersLM(tiny_model, batch_size=2, max_length=64)
+    huge = "word " * 20_000
+    out = lm.generate([[{"role": "user", "content": huge}], [{"role": "user", "content": "hi"}]],
+                      {"max_new_tokens": 3, "temperature": 0.0})
+    assert len(out) == 2
+    (logp, n), _ = lm.logprobs([huge, "short"], [" reply " * 500, " ok"])
+    assert math.isfinite(logp) and 0 < n < 64

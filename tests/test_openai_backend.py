@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from slm_posttrain.cache import JsonlCache
+from slm_posttrain.cache import RequestCache
 from slm_posttrain.lm import OpenAIChatLM, cached_generate, load_lm
 
 
@@ -47,12 +47,12 @@ def test_generate_with_key_from_environment(server, monkeypatch, tmp_path):
     monkeypatch.setenv("TEST_API_KEY", "sk-secret")
     lm = load_lm({"backend": "openai", "options": {"base_url": server, "model": "m", "api_key_env": "TEST_API_KEY"}})
     convs = [[{"role": "user", "content": f"q{i}"}] for i in range(3)]
-    out = cached_generate(lm, convs, {"max_new_tokens": 8, "temperature": 0.0}, JsonlCache(tmp_path / "c.jsonl"))
+    out = cached_generate(lm, convs, {"max_new_tokens": 8, "temperature": 0.0}, RequestCache(tmp_path / "c.sqlite"))
     assert out == ["echo: q0", "echo: q1", "echo: q2"]
     assert {s["path"] for s in _Handler.seen} == {"/v1/chat/completions"}
     assert all(s["auth"] == "Bearer sk-secret" and s["body"]["max_tokens"] == 8 for s in _Handler.seen)
-    assert "sk-secret" not in repr(lm) and "sk-secret" not in (tmp_path / "c.jsonl").read_text()
-    cached_generate(lm, convs, {"max_new_tokens": 8, "temperature": 0.0}, JsonlCache(tmp_path / "c.jsonl"))
+    assert "sk-secret" not in repr(lm) and "sk-secret" not in (tmp_path / "c.sqlite").read_text()
+    cached_generate(lm, convs, {"max_new_tokens": 8, "temperature": 0.0}, RequestCache(tmp_path / "c.sqlite"))
     assert len(_Handler.seen) == 3  # all from the cache the second time
 
 

@@ -80,3 +80,16 @@ def test_quarantine_counts_bad_lines_instead_of_stopping(tmp_path):
     reasons = sorted(q["reason"].split(" (")[0] for q in quarantine)
     assert reasons == ["expected a JSON object, got list", "invalid JSON", "missing field 'instruction'", "not UTF-8"]
     assert quarantine[0]["location"].endswith("mixed.jsonl:2") and quarantine[0]["source"] == "m"
+
+
+def test_huge_record_is_dropped_and_counted(tmp_path):
+    """A 5 MB record (one line) is read without trouble and dropped as too_long by the default cap;
+    max_chars: 0 lets it through on purpose."""
+    huge = {"instruction": "summarize: " + "lorem ipsum " * 450_000, "output": "y"}
+    path = write_lines(tmp_path / "a.jsonl", [json.dumps({"instruction": "short", "output": "ok"}), json.dumps(huge)])
+    stats = StageStats("raw")
+    rows = list(collect([{"name": "a", "path": str(path)}], stats))
+    assert [r["instruction"] for r in rows] == ["short"] and stats.dropped == {"too_long": 1}
+    assert stats.records_in == 2
+    uncapped = list(collect([{"name": "a", "path": str(path), "max_chars": 0}], StageStats("raw")))
+    assert len(uncapped) == 2

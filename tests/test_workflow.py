@@ -3,6 +3,7 @@ whole smoke workflow for real with the tiny model."""
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -128,11 +129,15 @@ def test_killed_generation_and_training_resume_without_recomputing(tmp_path):
     # Killed after the first batch of large-model replies: that batch is in the cache, the output is not.
     killed = run(f"{results}/data/replies.jsonl", fault="cache_writes=1")
     assert killed.returncode != 0
-    cache = results / "cache" / "replies_large.jsonl"
-    assert sum(1 for _ in open(cache)) == 4 and not (results / "data" / "replies.jsonl").exists()
+    cache = results / "cache" / "replies_large.sqlite"
+
+    def cached_rows():  # (rows, highest rowid): a reply generated twice would replace its row under a new rowid
+        with sqlite3.connect(cache) as db:
+            return db.execute("SELECT count(*), max(rowid) FROM cache").fetchone()
+
+    assert cached_rows() == (4, 4) and not (results / "data" / "replies.jsonl").exists()
     assert run(f"{results}/data/replies.jsonl").returncode == 0
-    keys = [json.loads(line)["key"] for line in open(cache)]
-    assert len(keys) == len(set(keys)) == n_records  # nothing generated twice, nothing missing
+    assert cached_rows() == (n_records, n_records)  # nothing generated twice, nothing missing
     replies = [json.loads(line) for line in open(results / "data" / "replies.jsonl")]
     assert len(replies) == n_records and all(any(r["origin"] == "large" for r in x["replies"]) for x in replies)
 

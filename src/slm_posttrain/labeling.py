@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
+from .records import chunked
 from .text import user_prompt
 
 UNKNOWN = "unknown"
@@ -39,3 +40,32 @@ def label_messages(record: dict, prompt_template: str, taxonomy: Sequence[str]) 
     text = prompt_template.format(instruction=user_prompt(record["instruction"], record.get("input", "")),
                                   categories="\n".join(f"- {t}" for t in taxonomy))
     return [{"role": "user", "content": text}]
+
+
+def label_stream(lm, records: Iterable[dict], settings: dict, cache, chunk: int = 256) -> Iterator[dict]:
+    """Label records `chunk` at a time (memory stays bounded by the chunk, the cache holds the rest).
+
+    mode `choice`: the likeliest taxonomy label by per-token normalized log-probability (longer
+    label names are not penalized), calibrated against a content-free instruction unless
+    `calibrate: false`. mode `generate`: a free answer parsed by parse_label, unreadable -> unknown."""
+    from .lm import cached_generate, choose
+
+    prompt, taxonomy = settings["prompt"], settings["taxonomy"]
+    content_free = None
+    if settings["mode"] == "choice" and settings.get("calibrate", True):
+        content_free = lm.render(label_messages({"instruction": "N/A", "input": ""}, prompt, taxonomy))
+    for part in chunked(records, chunk):
+        conversations = [label_messages(r, prompt, taxonomy) for r in part]
+        if settings["mode"] == "choice":
+            picks = choose(lm, [lm.render(m) for m in conversations], taxonomy, cache, normalize=True,
+                           calibration_prefix=content_free)
+            for record, pick in zip(part, picks):
+                record["label"] = pick["choice"]
+                record["label_confidence"] = round(pick["probs"][pick["choice"]], 4)
+        else:
+            answers = cached_generate(lm, conversations, {"max_new_tokens": settings.get("max_new_tokens", 24),
+                                                          "temperature": 0.0}, cache, desc="label")
+            for record, answer in zip(part, answers):
+                record["label"] = parse_label(answer, taxonomy)
+                record["label_raw"] = answer
+        yield from part

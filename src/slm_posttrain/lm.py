@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
-from .cache import JsonlCache, cache_key
+from .cache import RequestCache, cache_key
 
 Messages = list[dict]
 
@@ -255,8 +255,9 @@ def load_lm(spec: dict, models_dir: str | Path = "resources/models"):
     raise ValueError(f"unknown backend {backend!r} (transformers, vllm, openai)")
 
 
-def _run_cached(cache: JsonlCache, keys: list[str], compute: Callable[[list[int]], list], chunk: int) -> list:
-    missing = [i for i, k in enumerate(keys) if k not in cache]
+def _run_cached(cache: RequestCache, keys: list[str], compute: Callable[[list[int]], list], chunk: int) -> list:
+    absent = cache.missing(keys)
+    missing = [i for i, k in enumerate(keys) if k in absent]
     for part in _chunks(missing, chunk):
         values = compute(part)
         cache.put_many({keys[i]: v for i, v in zip(part, values)})
@@ -268,14 +269,18 @@ def _chunk_size(lm) -> int:
     return int(getattr(lm, "batch_size", 0) or 32)
 
 
-def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: JsonlCache,
+def generate_key(model_name: str, conversation: Messages, params: dict) -> str:
+    return cache_key("generate", model_name, conversation, params)
+
+
+def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: RequestCache,
                     desc: str = "generate") -> list[str]:
-    keys = [cache_key("generate", lm.name, m, params) for m in conversations]
+    keys = [generate_key(lm.name, m, params) for m in conversations]
     return _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc),
                        _chunk_size(lm))
 
 
-def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: JsonlCache,
+def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: RequestCache,
                     desc: str = "score") -> list[tuple[float, int]]:
     keys = [cache_key("logprobs", lm.name, p, c) for p, c in zip(prefixes, continuations)]
     values = _run_cached(cache, keys, lambda idx: lm.logprobs([prefixes[i] for i in idx],
@@ -283,7 +288,7 @@ def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], c
     return [tuple(v) for v in values]
 
 
-def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: JsonlCache, normalize: bool = True,
+def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: RequestCache, normalize: bool = True,
            calibration_prefix: str | None = None) -> list[dict]:
     """Constrained choice: the option with the highest log-probability after each prefix
     (length-normalized per token by default), so even a small model always yields a valid answer.

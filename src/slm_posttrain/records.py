@@ -47,22 +47,58 @@ def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), quarantine: lis
                                    "line": raw.decode("utf-8", errors="replace")[:2000]})
 
 
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of `size` items (itertools.batched is Python 3.12+)."""
+    part = []
+    for item in items:
+        part.append(item)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def count_lines(path: str | Path) -> int:
+    """Non-blank lines, for a progress bar's total before a streaming pass."""
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
 def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> list[dict]:
     return list(iter_jsonl(path, required))
 
 
+class JsonlWriter:
+    """Write records one at a time to a tmp file, renamed over `path` on a clean exit only, so a
+    killed job never leaves a half file behind."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.count = 0
+
+    def __enter__(self) -> "JsonlWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._fh = open(self._tmp, "w", encoding="utf-8")
+        return self
+
+    def write(self, record: dict) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def __exit__(self, kind, value, tb) -> None:
+        self._fh.close()
+        if kind is None:
+            os.replace(self._tmp, self.path)
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
-    """Write atomically (tmp file + rename) so a killed job never leaves a half file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    count = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
+    """Write atomically (tmp file + rename); returns the number of records."""
+    with JsonlWriter(path) as out:
         for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(tmp, path)
-    return count
+            out.write(record)
+    return out.count
 
 
 def write_json(path: str | Path, obj: Any) -> None:

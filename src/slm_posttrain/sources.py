@@ -83,13 +83,19 @@ def _first_turns(conversations: list, where: str) -> tuple[str, str]:
     return human, reply
 
 
+# A record longer than this (instruction + input + reply, in characters) is dropped as too_long unless
+# the source sets its own max_chars (0: no cap). Far beyond any instruction-tuning example, it keeps a
+# stray multi-megabyte record (a pasted file, a dump) from reaching the models, which would truncate it.
+DEFAULT_MAX_CHARS = 32_000
+
+
 def normalize_source(source: dict, stats: StageStats, quarantine: list | None = None) -> Iterator[dict]:
     """Yield normalized records of one source, counting what it drops and why. With
     `on_bad_line: quarantine`, unreadable lines and rows missing the instruction column go to the
     quarantine list (counted) instead of stopping the run."""
     style = dict(STYLES[source.get("style", "alpaca")])
     style.update(source.get("columns") or {})
-    max_chars = source.get("max_chars", 0)
+    max_chars = source.get("max_chars", DEFAULT_MAX_CHARS)
     limit = source.get("limit", 0)
     kept = 0
     own_quarantine = [] if source.get("on_bad_line") == "quarantine" else None

@@ -1,0 +1,58 @@
+"""Stage 5: three replies per instruction (paper section 3.5): the original, the large model's, the
+small model's. Streamed: one pass over the input per model (one model in memory at a time, its
+replies going to the request cache chunk by chunk), then a pass that assembles records from the cache."""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from pathlib import Path
+from typing import Iterator
+
+from .cache import RequestCache
+from .lm import cached_generate, generate_key, load_lm
+from .records import chunked, count_lines, iter_jsonl
+from .text import user_prompt
+
+REQUIRED = ("id", "instruction")
+
+
+def _conversation(record: dict) -> list[dict]:
+    return [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
+
+
+def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir: str | Path, models_dir: str | Path,
+                     chunk: int = 256, progress=None) -> tuple[Iterator[dict], dict]:
+    """Fill the cache role by role, then return (records with `replies`, details for the stats).
+    The iterator reads the input once more and takes every reply from the cache."""
+    from tqdm import tqdm
+
+    total = count_lines(path)
+    names, caches = {}, {}
+    for role, spec in roles.items():
+        lm = load_lm(spec, models_dir)
+        names[role] = lm.name
+        caches[role] = RequestCache(Path(cache_dir) / f"replies_{role}.sqlite")
+        bar = tqdm(total=total, desc=f"{role} replies", unit="rec", disable=progress is False)
+        for part in chunked(iter_jsonl(path, REQUIRED), chunk):
+            cached_generate(lm, [_conversation(r) for r in part], generation[role], caches[role], desc=f"{role} batch")
+            bar.update(len(part))
+        bar.close()
+        del lm
+        gc.collect()
+    details = {"models": names, "generation": generation, "without_original_reply": 0, "empty_generations": Counter()}
+
+    def assemble() -> Iterator[dict]:
+        for record in iter_jsonl(path, REQUIRED):
+            replies = [{"origin": "original", "text": record["output"]}] if record.get("output") else []
+            if not replies:
+                details["without_original_reply"] += 1
+            for role in roles:
+                text = caches[role][generate_key(names[role], _conversation(record), generation[role])]
+                if not text:
+                    details["empty_generations"][role] += 1
+                replies.append({"origin": role, "text": text})
+            record["replies"] = replies
+            yield record
+
+    return assemble(), details
