@@ -78,3 +78,18 @@ def test_twopass_equals_streaming_index():
     expected = [dup for _, dup in deduplicate(records, k=3)]
     got = [dup for _, dup in deduplicate_twopass(lambda: iter(records), k=3, chunk=64)]
     assert got == expected
+
+
+def test_batch_fingerprints_equal_single_on_mixed_scripts():
+    """The one-regex batch tokenizer gives every text the same features as `features` does:
+    random mixes of Latin, CJK, digits, punctuation, Greek final sigma, separators and blanks."""
+    import random
+
+    from slm_posttrain.simhash import fingerprint, fingerprints
+
+    rng = random.Random(7)
+    pieces = ["hello", "World", "中文", "数据", "的", "abc中文def", "ΟΔΟΣ", "x1", "42", "，", "!", " ", "\n", "\x1e",
+              "\x00", "İstanbul", "ｆｕｌｌ", "한국어", "日本語テキスト", "_", "é"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(2000)]
+    batch = fingerprints(texts)
+    assert [int(f) for f in batch] == [fingerprint(t) for t in texts]

@@ -50,30 +50,91 @@ def fingerprint(text: str, char_ngram: int = 2) -> int:
     return int(_BIT_WEIGHTS[votes > 0].sum())
 
 
+_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SEP = "\x00"  # ends each text in a joined batch; not a word character, so it never joins tokens
+# Non-ASCII texts: one regex pass over the joined batch finds CJK runs, runs of non-CJK word
+# characters and separators: for one text, the multiset `features` has before CJK runs become n-grams.
+_BATCH_TOKEN = re.compile(f"[{_CJK_CHARS}]+|[^\\W{_CJK_CHARS}]+|{_SEP}")
+# ASCII texts: str.translate lowercases and blanks every non-word character and str.split cuts, the
+# same tokens as \w+ on lowercased ASCII at about 3x the regex's speed. The separator is kept.
+_ASCII_TABLE = str.maketrans({chr(c): (chr(c).lower() if chr(c).isalnum() or chr(c) == "_" else " ")
+                              for c in range(128) if chr(c) != _SEP})
+
+
+def _tokenize(texts: list[str], ascii_only: bool) -> list[str]:
+    """The tokens of all texts in order, each text's followed by a _SEP token."""
+    glue = f" {_SEP} " if ascii_only else _SEP
+    joined = glue.join(texts)
+    if joined.count(_SEP) != len(texts) - 1:  # a text holds the separator itself: blank it there first
+        joined = glue.join(t.replace(_SEP, " ") for t in texts)
+    if ascii_only:
+        return joined.translate(_ASCII_TABLE).split() + [_SEP]
+    return _BATCH_TOKEN.findall((joined + _SEP).lower())
+
+
+def _signs(hashes: np.ndarray) -> np.ndarray:
+    """(tokens x 64) float32: +1 where bit i of a token's hash is set, -1 where not."""
+    bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    return bits.astype(np.float32) * 2 - 1
+
+
+def _base_token_features(token: str, char_ngram: int) -> list[str]:
+    if _CJK_RUN.fullmatch(token) and len(token) >= char_ngram:
+        return [token[i:i + char_ngram] for i in range(len(token) - char_ngram + 1)]
+    return [token]
+
+
 def fingerprints(texts: Iterable[str], char_ngram: int = 2) -> np.ndarray:
     """Fingerprints of many texts at once, equal to `fingerprint` of each.
 
-    Written by hand because it is the hot path (millions of records): each distinct token is hashed
-    once, and the per-bit votes are one sparse (texts x tokens) by dense (tokens x 64) product."""
-    vocab: dict[str, int] = {}
-    token_ids: list[int] = []
-    offsets = [0]
-    add = vocab.setdefault
-    for text in texts:
-        token_ids.extend([add(token, len(vocab)) for token in features(text, char_ngram)])
-        offsets.append(len(token_ids))
-    n = len(offsets) - 1
-    if not token_ids:
-        return np.zeros(n, dtype=np.uint64)
+    Written by hand because it is the hot path (millions of records), with no Python loop per
+    token: ASCII and other texts are each joined and tokenized in one call, tokens are numbered by
+    pandas' hash factorization, each distinct token (a word, or a whole CJK run) gets its summed +-1
+    bit votes once (a CJK run: summed over its n-grams), and the per-text votes are one sparse
+    (texts x tokens) by dense (tokens x 64) product."""
+    import pandas as pd
     from scipy.sparse import csr_matrix
 
-    # (records x vocabulary) token counts times (vocabulary x 64) +-1 bit signs = per-bit votes.
-    token_bits = np.unpackbits(_token_hashes(list(vocab)).view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-    signs = token_bits.astype(np.float32) * 2 - 1
-    counts = csr_matrix((np.ones(len(token_ids), dtype=np.float32), np.asarray(token_ids, dtype=np.int64),
-                         np.asarray(offsets, dtype=np.int64)), shape=(n, len(vocab)))
-    positive = (counts @ signs) > 0  # float32 sums of +-1 are exact below 2**24 tokens per text
-    return (positive.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    texts = texts if isinstance(texts, list) else list(texts)
+    n = len(texts)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    ascii_mask = np.fromiter(map(str.isascii, texts), dtype=bool, count=n)
+    groups = []
+    for mask, ascii_only in ((ascii_mask, True), (~ascii_mask, False)):
+        where = np.flatnonzero(mask)
+        if len(where):
+            groups.append((where, _tokenize(texts if len(where) == n else [texts[i] for i in where], ascii_only)))
+    tokens = groups[0][1] if len(groups) == 1 else groups[0][1] + groups[1][1]
+    codes, vocab = pd.factorize(pd.Series(tokens, dtype=object), sort=False)
+    sep_code = int(np.flatnonzero(vocab == _SEP)[0])
+    is_sep = codes == sep_code
+    rows = np.empty(len(codes), dtype=np.int64)
+    start = 0
+    for where, group_tokens in groups:
+        end = start + len(group_tokens)
+        seg = is_sep[start:end]
+        rows[start:end] = where[np.cumsum(seg) - seg]  # a token's text: separators seen before it
+        start = end
+    keep = ~is_sep
+    # Per distinct token, the summed +-1 votes of its features (a word is its own single feature).
+    vocab = list(vocab)
+    vocab[sep_code] = ""  # hashed like any token, but no text counts it
+    if ascii_mask.all():  # no CJK anywhere: every token is one word feature
+        token_signs = _signs(_token_hashes(vocab))
+    else:
+        feature_of, feature_ids, owner = {}, [], []
+        for t_id, token in enumerate(vocab):
+            for feat in _base_token_features(token, char_ngram):
+                feature_ids.append(feature_of.setdefault(feat, len(feature_of)))
+                owner.append(t_id)
+        membership = csr_matrix((np.ones(len(owner), dtype=np.float32), (owner, feature_ids)),
+                                shape=(len(vocab), len(feature_of)))
+        token_signs = membership @ _signs(_token_hashes(list(feature_of)))
+    counts = csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], codes[keep])), shape=(n, len(vocab)))
+    positive = (counts @ token_signs) > 0  # float32 sums of +-1 are exact below 2**24 features per text
+    # Column i is bit i: packed little-endian, 8 bytes per row read as one little-endian uint64.
+    return np.packbits(positive, axis=1, bitorder="little").view("<u8").ravel().astype(np.uint64)
 
 
 def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
