@@ -5,6 +5,7 @@
 rule table:
     input:
         lambda wc: [f"{R}/eval/{m}.json" for m in ["base", *config["tables"][wc.table]["models"]]],
+        [config["paper_reference"]] if config.get("paper_reference") else [],
     output:
         csv=report(f"{R}/tables/{{table}}.csv", caption="../report/table.rst", category="Tables"),
         provenance=f"{R}/tables/{{table}}.provenance.json",
@@ -13,6 +14,7 @@ rule table:
     params:
         spec=lambda wc: config["tables"][wc.table],
         results={m: f"{R}/eval/{m}.json" for m in ["base", *EVAL_MODELS]},
+        reference=config.get("paper_reference"),
     log:
         f"{R}/logs/table/{{table}}.log",
     conda:

@@ -1,8 +1,8 @@
 """Rule table: one of the paper's Tables 4-1..4-4 as CSV, Markdown and LaTeX."""
-from slm_posttrain.provenance import table_provenance
+from slm_posttrain.provenance import sha256_file, table_provenance
 from slm_posttrain.records import write_json
 from slm_posttrain.runtime import setup
-from slm_posttrain.tables import build_table, load_results, write_renderings
+from slm_posttrain.tables import build_table, load_reference, load_results, write_renderings
 
 smk = snakemake  # noqa: F821
 log = setup(smk, "table")
@@ -10,8 +10,12 @@ spec = smk.params.spec
 needed = ["base", *spec["models"]]
 paths = {m: smk.params.results[m] for m in needed}
 results = load_results(paths)
-frame = build_table(results, spec["models"])
+reference, source = load_reference(smk.params.reference)
+frame = build_table(results, spec["models"], reference=reference)
 frame.to_csv(smk.output.csv, index=False)
-write_json(smk.output.provenance, table_provenance(frame, results, paths, smk.config))
+provenance = table_provenance(frame, results, paths, smk.config)
+provenance["paper_reference"] = {"file": smk.params.reference, "source": source,
+                                 "sha256": sha256_file(smk.params.reference) if smk.params.reference else None}
+write_json(smk.output.provenance, provenance)
 write_renderings(frame, spec["title"], smk.output.md, smk.output.tex)
 log.info("%s: %d rows\n%s", smk.wildcards.table, len(frame), frame.to_string(index=False))

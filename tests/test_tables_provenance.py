@@ -1,7 +1,10 @@
 import json
+import math
 
 from slm_posttrain.provenance import job_record, lineage, sha256_file, sha256_tree, table_provenance
-from slm_posttrain.tables import build_table, plot_scores_by_lr, write_renderings
+import pytest
+
+from slm_posttrain.tables import build_table, load_reference, plot_scores_by_lr, write_renderings
 
 
 def _result(scores, model="ckpt"):
@@ -14,7 +17,7 @@ def test_table_from_fixture_results_matches_by_hand(tmp_path):
     # gsm8k and humaneval share a score on purpose: each cell must still name its own benchmark.
     results = {"base": _result({"mmlu": 0.30, "gsm8k": 0.05, "humaneval": 0.05}),
                "S1": _result({"mmlu": 0.35, "gsm8k": 0.05, "humaneval": 0.05})}
-    frame = build_table(results, ["S1"])
+    frame = build_table(results, ["S1"]).drop(columns=["paper_baseline_score", "paper_model_score", "paper_gain"])
     assert frame.to_dict("records") == [
         {"evaluation_set": "MMLU", "metric": "acc", "baseline": "base", "baseline_score": 30.0, "model": "S1",
          "model_score": 35.0, "gain": 5.0, "n": 10},
@@ -67,3 +70,31 @@ def test_lineage_reads_snakemake_records(tmp_path):
     assert lines[0].startswith("results/t.csv  [rule table")
     assert lines[1].startswith("  results/eval/a.json  [rule evaluate")
     assert lines[2] == "    data/x.jsonl  [source file]"
+
+
+def test_paper_reference_fills_its_columns_and_is_checked(tmp_path):
+    ref = tmp_path / "ref.yaml"
+    ref.write_text("source: fixture\nscores:\n  mmlu: {base: 42.0, S1: 44.5}\n  gsm8k: {base: 30.1, S1: null}\n")
+    reference, source = load_reference(ref)
+    results = {"base": _result({"mmlu": 0.30, "gsm8k": 0.05, "humaneval": 0.05}),
+               "S1": _result({"mmlu": 0.35, "gsm8k": 0.05, "humaneval": 0.05})}
+    frame = build_table(results, ["S1"], reference=reference)
+    rows = {r["evaluation_set"]: r for r in frame.to_dict("records")}
+    assert source == "fixture"
+    assert (rows["MMLU"]["paper_baseline_score"], rows["MMLU"]["paper_model_score"], rows["MMLU"]["paper_gain"]) \
+        == (42.0, 44.5, 2.5)
+    assert rows["GSM8K"]["paper_baseline_score"] == 30.1 and math.isnan(rows["GSM8K"]["paper_gain"])
+    assert math.isnan(rows["HumanEval"]["paper_model_score"])  # empty in the CSV
+    ref.write_text("scores:\n  mmlu: {base: 142}\n")
+    with pytest.raises(ValueError, match="scores.mmlu.base must be a percentage"):
+        load_reference(ref)
+    ref.write_text("scores:\n  arc: {base: 1}\n")
+    with pytest.raises(ValueError, match="unknown benchmark 'arc'"):
+        load_reference(ref)
+
+
+def test_shipped_paper_reference_loads():
+    from conftest import REPO
+
+    reference, _ = load_reference(REPO / "config/paper_reference.yaml")
+    assert set(reference) == {"mmlu", "cmmlu", "ceval", "gsm8k", "humaneval"}

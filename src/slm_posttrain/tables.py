@@ -9,23 +9,50 @@ BENCH_ORDER = ["mmlu", "cmmlu", "ceval", "gsm8k", "humaneval"]
 DISPLAY = {"mmlu": "MMLU", "cmmlu": "CMMLU", "ceval": "C-Eval (val)", "gsm8k": "GSM8K", "humaneval": "HumanEval"}
 
 
-def build_table(results: dict[str, dict], models: list[str], baseline: str = "base"):
-    """results: model name -> evaluation JSON (as written by the evaluate rule). Scores in percent."""
+def build_table(results: dict[str, dict], models: list[str], baseline: str = "base", reference: dict | None = None):
+    """results: model name -> evaluation JSON (as written by the evaluate rule). Scores in percent.
+
+    reference: the paper's published scores, {benchmark: {model: percent or None}} (see
+    load_reference); they fill paper_* columns beside ours, empty where the reference has none."""
     import pandas as pd
 
     base_scores = results[baseline]["scores"]
+    reference = reference or {}
     rows = []
     for bench in [b for b in BENCH_ORDER if b in base_scores]:
+        published = reference.get(bench) or {}
         for model in models:
             score = results[model]["scores"][bench]
             base = base_scores[bench]
+            paper_base, paper_model = published.get(baseline), published.get(model)
             rows.append({
                 "evaluation_set": DISPLAY[bench], "metric": score["metric"], "baseline": baseline,
                 "baseline_score": round(100 * base["value"], 2), "model": model,
                 "model_score": round(100 * score["value"], 2),
                 "gain": round(100 * (score["value"] - base["value"]), 2), "n": score["n"],
+                "paper_baseline_score": paper_base, "paper_model_score": paper_model,
+                "paper_gain": (round(paper_model - paper_base, 2)
+                               if paper_base is not None and paper_model is not None else None),
             })
     return pd.DataFrame(rows)
+
+
+def load_reference(path: str | Path | None) -> tuple[dict, str | None]:
+    """The paper's published scores from a YAML file ({source, scores: {benchmark: {model: percent}}}),
+    checked: known benchmarks, numbers in [0, 100] or null. Returns (scores, source)."""
+    if not path:
+        return {}, None
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    scores = data.get("scores") or {}
+    for bench, by_model in scores.items():
+        if bench not in DISPLAY:
+            raise ValueError(f"{path}: unknown benchmark {bench!r} (known: {', '.join(DISPLAY)})")
+        for model, value in (by_model or {}).items():
+            if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 100):
+                raise ValueError(f"{path}: scores.{bench}.{model} must be a percentage or null, got {value!r}")
+    return {b: dict(m or {}) for b, m in scores.items()}, data.get("source")
 
 
 def load_results(paths: dict[str, str | Path]) -> dict[str, dict]:
