@@ -86,3 +86,14 @@ def test_huge_prompt_is_truncated_to_the_context(tiny_model):
     assert len(out) == 2
     (logp, n), _ = lm.logprobs([huge, "short"], [" reply " * 500, " ok"])
     assert math.isfinite(logp) and 0 < n < 64
+
+
+def test_unknown_model_path_is_named(tmp_path):
+    import pytest
+
+    from slm_posttrain.lm import load_lm
+
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        load_lm({"name": "no-such-model", "backend": "transformers"}, tmp_path)
+    with pytest.raises(FileNotFoundError, match="elsewhere"):
+        load_lm({"path": str(tmp_path / "elsewhere")}, tmp_path)

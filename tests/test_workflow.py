@@ -62,6 +62,14 @@ def test_gpu_requests_follow_the_config(tmp_path):
     assert gpus["label"] == {1} and gpus["replies"] == {2} and gpus["score"] == {2} and gpus["train"] == {4}
 
 
+def test_unknown_model_name_is_named(tmp_path):
+    """A role naming a model the zoo does not define stops the plan, naming the model."""
+    proc = _snakemake("-n", f"{tmp_path}/results/tables/table4_4.csv", "--config", f"results_dir={tmp_path}/results",
+                      'models={"base": "smollm2-135m-instruct", "labeler": {"name": "no-such-model"},'
+                      ' "large": {"name": "no-such-model"}, "small": {"name": "no-such-model"}}')
+    assert proc.returncode != 0 and "no-such-model" in proc.stderr + proc.stdout
+
+
 def test_config_typo_is_named(tmp_path):
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config["dedup"]["hamming_k"] = 3
