@@ -67,7 +67,7 @@ def test_unknown_model_name_is_named(tmp_path):
     proc = _snakemake("-n", f"{tmp_path}/results/tables/table4_4.csv", "--config", f"results_dir={tmp_path}/results",
                       'models={"base": "smollm2-135m-instruct", "labeler": {"name": "no-such-model"},'
                       ' "large": {"name": "no-such-model"}, "small": {"name": "no-such-model"}}')
-    assert proc.returncode != 0 and "no-such-model" in proc.stderr + proc.stdout
+    assert proc.returncode != 0 and "models/no-such-model" in proc.stderr + proc.stdout
 
 
 def test_config_typo_is_named(tmp_path):
