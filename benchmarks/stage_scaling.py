@@ -71,28 +71,12 @@ def run_stage(stage: str, work: Path) -> dict:
                 else:
                     stats.drop("near_duplicate")
         stats.records_out = out.count
-        # What label would add, without a model: a skewed label per record for the next stages.
-        rng = random.Random(0)
-        weights = [40, 20, 10, 8, 6, 5, 4, 3, 2, 0.0005]
-        write_jsonl(work / "labeled.jsonl", ({**r, "label": rng.choices(LABELS, weights)[0]}
-                                             for r in iter_jsonl(work / "deduped.jsonl")))
     elif stage == "balance":
         from slm_posttrain.balance import balance_stream
 
         report = {}
         stats.records_out = write_jsonl(work / "balanced.jsonl", balance_stream(
             lambda: iter_jsonl(work / "labeled.jsonl"), 10, 0, 0, report))
-        # What replies + score would add: three scored replies per record.
-        rng = random.Random(0)
-
-        def scored():
-            for r in iter_jsonl(work / "balanced.jsonl"):
-                r["replies"] = [{"origin": o, "text": f"{o} reply to {r['id']}", "perplexity": rng.uniform(2, 40),
-                                 "safety": rng.choice([0.5, 1.0, 1.0]), "quality": rng.choice([0.0, 0.5, 1.0])}
-                                for o in ("original", "large", "small")]
-                yield r
-
-        write_jsonl(work / "scored.jsonl", scored())
     elif stage == "training_sets":
         from slm_posttrain.records import read_jsonl
         from slm_posttrain.selection import select
@@ -118,11 +102,42 @@ def run_stage(stage: str, work: Path) -> dict:
     return {"records_out": stats.records_out, "dropped": dict(stats.dropped)}
 
 
+def stand_in_for_models(stage: str, work: Path) -> None:
+    """After dedup and balance (untimed): what label and replies + score would add, without a
+    model, so the data stages after them can run at 1M records."""
+    from slm_posttrain.records import iter_jsonl, write_jsonl
+
+    rng = random.Random(0)
+    if stage == "dedup":  # a skewed label per record, one label rare enough to be cut
+        weights = [40, 20, 10, 8, 6, 5, 4, 3, 2, 0.0005]
+        write_jsonl(work / "labeled.jsonl", ({**r, "label": rng.choices(LABELS, weights)[0]}
+                                             for r in iter_jsonl(work / "deduped.jsonl")))
+    elif stage == "balance":  # three scored replies per record
+
+        def scored():
+            for r in iter_jsonl(work / "balanced.jsonl"):
+                r["replies"] = [{"origin": o, "text": f"{o} reply to {r['id']}", "perplexity": rng.uniform(2, 40),
+                                 "safety": rng.choice([0.5, 1.0, 1.0]), "quality": rng.choice([0.0, 0.5, 1.0])}
+                                for o in ("original", "large", "small")]
+                yield r
+
+        write_jsonl(work / "scored.jsonl", scored())
+
+
+def peak_rss_mb() -> float:
+    """VmHWM: this process image's own peak (ru_maxrss would carry the forking parent's over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(stage: str, work: Path) -> None:
     start = time.perf_counter()
     counts = run_stage(stage, work)
-    print(json.dumps({"stage": stage, "seconds": time.perf_counter() - start,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **counts}))
+    seconds, peak = time.perf_counter() - start, peak_rss_mb()
+    stand_in_for_models(stage, work)
+    print(json.dumps({"stage": stage, "seconds": seconds, "peak_rss_mb": peak, **counts}))
 
 
 def measure(stage: str, work: Path) -> dict:

@@ -22,7 +22,7 @@ def _conversation(record: dict) -> list[dict]:
 
 
 def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir: str | Path, models_dir: str | Path,
-                     chunk: int = 256, progress=None) -> tuple[Iterator[dict], dict]:
+                     chunk: int = 256) -> tuple[Iterator[dict], dict]:
     """Fill the cache role by role, then return (records with `replies`, details for the stats).
     The iterator reads the input once more and takes every reply from the cache."""
     from tqdm import tqdm
@@ -33,7 +33,7 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
         lm = load_lm(spec, models_dir)
         names[role] = lm.name
         caches[role] = RequestCache(Path(cache_dir) / f"replies_{role}.sqlite")
-        bar = tqdm(total=total, desc=f"{role} replies", unit="rec", disable=progress is False)
+        bar = tqdm(total=total, desc=f"{role} replies", unit="rec")
         for part in chunked(iter_jsonl(path, REQUIRED), chunk):
             cached_generate(lm, [_conversation(r) for r in part], generation[role], caches[role], desc=f"{role} batch")
             bar.update(len(part))

@@ -97,8 +97,10 @@ def score_stream(lm, records: Iterable[dict], scoring: dict, cache: RequestCache
                 for aspect, table in verdicts.items():
                     verdict = table[i][j]
                     reply[aspect] = verdict["score"]
-                    reply[f"{aspect}_probs" if "probs" in verdict else f"{aspect}_raw"] = verdict.get("probs",
-                                                                                                  verdict.get("raw"))
+                    if "probs" in verdict:  # choice mode: the judge's distribution over 0 / 0.5 / 1
+                        reply[f"{aspect}_probs"] = verdict["probs"]
+                    else:  # generate mode: its answer as written, for audit
+                        reply[f"{aspect}_raw"] = verdict["raw"]
                     if verdict["score"] is None:
                         unreadable.append(f"{reply['origin']}:{aspect}")
             if unreadable:
