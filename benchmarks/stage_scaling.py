@@ -78,12 +78,12 @@ def run_stage(stage: str, work: Path) -> dict:
         stats.records_out = write_jsonl(work / "balanced.jsonl", balance_stream(
             lambda: iter_jsonl(work / "labeled.jsonl"), 10, 0, 0, report))
     elif stage == "training_sets":
-        from slm_posttrain.records import read_jsonl
-        from slm_posttrain.selection import select
+        from slm_posttrain.selection import select_stream
 
-        sft, kto = select(read_jsonl(work / "scored.jsonl"), {}, 0.5, 2, 0, stats)
-        stats.records_out = write_jsonl(work / "sft.jsonl", sft)
-        write_jsonl(work / "kto.jsonl", kto)
+        with JsonlWriter(work / "sft.jsonl") as sft, JsonlWriter(work / "kto.jsonl") as kto:
+            for kind, row in select_stream(lambda: iter_jsonl(work / "scored.jsonl"), {}, 0.5, 2, 0, stats):
+                (sft if kind == "sft" else kto).write(row)
+        stats.records_out = sft.count
     elif stage in MODEL_STAGES:
         from slm_posttrain.cache import RequestCache
         from slm_posttrain.lm import TransformersLM

@@ -1,28 +1,32 @@
-"""Rule training_sets: best reply -> sft.jsonl; best (desirable) + worst (undesirable) at 2:1 -> kto.jsonl."""
+"""Rule training_sets: best reply -> sft.jsonl; best (desirable) + worst (undesirable) at 2:1 -> kto.jsonl;
+the same sets for LLaMA-Factory. Streamed: two passes over scored.jsonl, rows written as they are chosen."""
 from collections import Counter
-
 from pathlib import Path
 
-from slm_posttrain.records import StageStats, read_jsonl, write_json, write_jsonl
+from slm_posttrain.records import JsonlWriter, StageStats, iter_jsonl, write_json
 from slm_posttrain.runtime import log_stats, setup
-from slm_posttrain.selection import llamafactory_sets, select
+from slm_posttrain.selection import llamafactory_info, llamafactory_row, select_stream
 
 smk = snakemake  # noqa: F821
 log = setup(smk, "training_sets")
 sel = smk.params.selection
-records = read_jsonl(smk.input[0], required=("id", "replies"))
 stats = StageStats("training_sets")
-stats.records_in = len(records)
-sft, kto = select(records, sel.get("weights", {}), sel.get("min_safety", 0.5), sel.get("kto_ratio", 2),
-                  smk.params.seed, stats)
-stats.records_out = write_jsonl(smk.output.sft, sft)
-write_jsonl(smk.output.kto, kto)
-lf_sft, lf_kto, dataset_info = llamafactory_sets(sft, kto)
 lf_dir = Path(smk.output.llamafactory)
-write_json(lf_dir / "sft.json", lf_sft)
-write_json(lf_dir / "kto.json", lf_kto)
-write_json(lf_dir / "dataset_info.json", dataset_info)
-stats.details.update(sft_records=len(sft), kto_records=len(kto), selection=sel,
-                     sft_reply_origin=dict(Counter(r["origin"] for r in sft)))
+read = lambda: iter_jsonl(smk.input[0], required=("id", "instruction", "lang", "replies"))  # noqa: E731
+origins = Counter()
+with JsonlWriter(smk.output.sft) as sft, JsonlWriter(smk.output.kto) as kto, \
+        JsonlWriter(lf_dir / "sft.jsonl") as lf_sft, JsonlWriter(lf_dir / "kto.jsonl") as lf_kto:
+    writers = {"sft": (sft, lf_sft), "kto": (kto, lf_kto)}
+    for kind, row in select_stream(read, sel.get("weights", {}), sel.get("min_safety", 0.5), sel.get("kto_ratio", 2),
+                                   smk.params.seed, stats):
+        ours, theirs = writers[kind]
+        ours.write(row)
+        theirs.write(llamafactory_row(kind, row))
+        if kind == "sft":
+            origins[row["origin"]] += 1
+write_json(lf_dir / "dataset_info.json", llamafactory_info())
+stats.records_in = sft.count + sum(stats.dropped.values())
+stats.records_out = sft.count
+stats.details.update(sft_records=sft.count, kto_records=kto.count, selection=sel, sft_reply_origin=dict(origins))
 stats.write(smk.output.stats)
 log_stats(log, stats)

@@ -33,12 +33,34 @@ def test_select_best_worst_and_ratio():
 
 
 def test_llamafactory_sets():
-    from slm_posttrain.selection import llamafactory_sets
+    from slm_posttrain.selection import llamafactory_info, llamafactory_row
 
     records = [{"id": "r", "lang": "en", "instruction": "q", "input": "",
                 "replies": [_reply("large", 1, 1, 5.0), _reply("small", 0, 1, 9.0)]}] * 2
     sft, kto = select(records, W, 0.5, 2, 0, StageStats("t"))
-    lf_sft, lf_kto, info = llamafactory_sets(sft, kto)
+    lf_sft = [llamafactory_row("sft", r) for r in sft]
+    lf_kto = [llamafactory_row("kto", r) for r in kto]
+    info = llamafactory_info()
     assert lf_sft[0]["messages"][-1] == {"role": "assistant", "content": "large reply"}
-    assert [r["label"] for r in lf_kto] == [True, True, False]
+    assert sorted(r["label"] for r in lf_kto) == [False, True, True]
     assert lf_kto[-1]["messages"][0]["role"] == "user" and info["slm_posttrain_kto"]["columns"]["kto_tag"] == "label"
+    assert info["slm_posttrain_sft"]["file_name"] == "sft.jsonl"
+
+
+def test_select_stream_reads_twice_and_matches_select():
+    from slm_posttrain.selection import select_stream
+
+    records = [{"id": f"r{i}", "lang": "en", "instruction": f"q{i}", "input": "",
+                "replies": [_reply("original", 0.5, 1, 10.0 + i), _reply("large", 1, 1, 5.0), _reply("small", 0, 1, 50.0)]}
+               for i in range(9)]
+    opened = []
+
+    def read():
+        opened.append(1)
+        return iter(records)
+
+    streamed = list(select_stream(read, W, 0.5, 2, 3, StageStats("t")))
+    sft, kto = select(records, W, 0.5, 2, 3, StageStats("t"))
+    assert len(opened) == 2
+    assert [r for k, r in streamed if k == "sft"] == sft and [r for k, r in streamed if k == "kto"] == kto
+    assert sum(not r["label"] for r in kto) == 5  # ceil(9 / 2)

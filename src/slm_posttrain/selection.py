@@ -6,7 +6,8 @@ where ppl_rank is the reply's perplexity rank among its instruction's replies sc
 (0 = most fluent under the large model; ranks make the feature scale-free across instructions).
 Ties go to the earlier reply (original, then large, then small).
 The best reply -> SFT. KTO: the best as desirable for every instruction, the worst as undesirable for
-1/ratio of them (seeded), so desirable:undesirable = ratio:1 (paper: 2:1).
+1/ratio of them (seeded), so desirable:undesirable = ratio:1 (paper: 2:1). An undesirable row follows
+its instruction's desirable one in kto.jsonl (the trainers shuffle).
 Instructions whose best reply is judged less safe than `min_safety` are excluded.
 """
 
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
 
 from .text import user_prompt
 
@@ -26,51 +30,85 @@ def reply_values(replies: list[dict], weights: dict) -> list[float]:
             - weights.get("perplexity", 0.5) * rank[i] for i, r in enumerate(replies)]
 
 
+def _decide(record: dict, weights: dict, min_safety: float) -> tuple[str | None, dict | None, dict | None, dict | None]:
+    """(drop reason or None, SFT row, KTO desirable row, KTO undesirable candidate or None) for one record."""
+    replies = [r for r in record["replies"] if r["text"].strip()]
+    if not replies:
+        return "no_reply", None, None, None
+    values = reply_values(replies, weights)
+    best = max(range(len(replies)), key=lambda i: (values[i], -i))
+    worst = min(range(len(replies)), key=lambda i: (values[i], -i))
+    if replies[best]["safety"] < min_safety:
+        return "unsafe", None, None, None
+    prompt = [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
+    meta = {"id": record["id"], "label": record.get("label"), "lang": record["lang"]}
+    chosen = replies[best]
+    sft = {**meta, "origin": chosen["origin"], "value": round(values[best], 4),
+           "messages": prompt + [{"role": "assistant", "content": chosen["text"]}]}
+    pos = {**meta, "origin": chosen["origin"], "prompt": prompt,
+           "completion": [{"role": "assistant", "content": chosen["text"]}], "label": True}
+    neg = None
+    if worst != best:
+        bad = replies[worst]
+        neg = {**meta, "origin": bad["origin"], "prompt": prompt,
+               "completion": [{"role": "assistant", "content": bad["text"]}], "label": False}
+    return None, sft, pos, neg
+
+
+def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety: float, ratio: int, seed: int,
+                  stats) -> Iterator[tuple[str, dict]]:
+    """Yield ("sft", row) and ("kto", row) in input order, reading the records twice (`read()` opens
+    them again): pass one counts desirable rows and undesirable candidates, so the seeded choice of
+    which candidates to use is made before pass two writes anything; memory holds one bit per candidate."""
+    n_pos = n_candidates = 0
+    for record in read():
+        reason, _, _, neg = _decide(record, weights, min_safety)
+        if reason is None:
+            n_pos += 1
+            n_candidates += neg is not None
+    n_neg = min(n_candidates, math.ceil(n_pos / ratio))
+    use = np.zeros(n_candidates, dtype=bool)
+    use[random.Random(seed).sample(range(n_candidates), n_neg)] = True
+    candidate = 0
+    for record in read():
+        reason, sft, pos, neg = _decide(record, weights, min_safety)
+        if reason is not None:
+            stats.drop(reason)
+            continue
+        yield "sft", sft
+        yield "kto", pos
+        if neg is not None:
+            if use[candidate]:
+                yield "kto", neg
+            candidate += 1
+    stats.details["kto_desirable"] = n_pos
+    stats.details["kto_undesirable"] = n_neg
+    stats.details["kto_undesirable_not_used"] = n_candidates - n_neg
+
+
 def select(records: list[dict], weights: dict, min_safety: float, ratio: int, seed: int, stats) -> tuple[list, list]:
-    sft, kto_pos, kto_neg_candidates = [], [], []
-    for record in records:
-        replies = [r for r in record["replies"] if r["text"].strip()]
-        if not replies:
-            stats.drop("no_reply")
-            continue
-        values = reply_values(replies, weights)
-        best = max(range(len(replies)), key=lambda i: (values[i], -i))
-        worst = min(range(len(replies)), key=lambda i: (values[i], -i))
-        if replies[best]["safety"] < min_safety:
-            stats.drop("unsafe")
-            continue
-        prompt = [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
-        meta = {"id": record["id"], "label": record.get("label"), "lang": record["lang"]}
-        chosen = replies[best]
-        sft.append({**meta, "origin": chosen["origin"], "value": round(values[best], 4),
-                    "messages": prompt + [{"role": "assistant", "content": chosen["text"]}]})
-        kto_pos.append({**meta, "origin": chosen["origin"], "prompt": prompt,
-                        "completion": [{"role": "assistant", "content": chosen["text"]}], "label": True})
-        if worst != best:
-            bad = replies[worst]
-            kto_neg_candidates.append({**meta, "origin": bad["origin"], "prompt": prompt,
-                                       "completion": [{"role": "assistant", "content": bad["text"]}], "label": False})
-    n_neg = min(len(kto_neg_candidates), math.ceil(len(kto_pos) / ratio))
-    rng = random.Random(seed)
-    chosen_neg = set(rng.sample(range(len(kto_neg_candidates)), n_neg))
-    kto_neg = [c for i, c in enumerate(kto_neg_candidates) if i in chosen_neg]
-    stats.details["kto_desirable"] = len(kto_pos)
-    stats.details["kto_undesirable"] = len(kto_neg)
-    stats.details["kto_undesirable_not_used"] = len(kto_neg_candidates) - n_neg
-    return sft, kto_pos + kto_neg
+    """select_stream over a list: (SFT rows, KTO rows)."""
+    sets = {"sft": [], "kto": []}
+    for kind, row in select_stream(lambda: records, weights, min_safety, ratio, seed, stats):
+        sets[kind].append(row)
+    return sets["sft"], sets["kto"]
 
 
 _SHAREGPT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
 
 
-def llamafactory_sets(sft: list[dict], kto: list[dict]) -> tuple[list, list, dict]:
-    """The same sets in LLaMA-Factory's sharegpt format, with the dataset_info.json that registers them."""
-    sft_rows = [{"messages": r["messages"]} for r in sft]
-    kto_rows = [{"messages": r["prompt"] + r["completion"], "label": r["label"]} for r in kto]
-    info = {
-        "slm_posttrain_sft": {"file_name": "sft.json", "formatting": "sharegpt",
+def llamafactory_row(kind: str, row: dict) -> dict:
+    """One row of the same sets in LLaMA-Factory's sharegpt format."""
+    if kind == "sft":
+        return {"messages": row["messages"]}
+    return {"messages": row["prompt"] + row["completion"], "label": row["label"]}
+
+
+def llamafactory_info(sft_file: str = "sft.jsonl", kto_file: str = "kto.jsonl") -> dict:
+    """The dataset_info.json that registers those files with LLaMA-Factory (JSON lines are accepted)."""
+    return {
+        "slm_posttrain_sft": {"file_name": sft_file, "formatting": "sharegpt",
                               "columns": {"messages": "messages"}, "tags": _SHAREGPT_TAGS},
-        "slm_posttrain_kto": {"file_name": "kto.json", "formatting": "sharegpt",
+        "slm_posttrain_kto": {"file_name": kto_file, "formatting": "sharegpt",
                               "columns": {"messages": "messages", "kto_tag": "label"}, "tags": _SHAREGPT_TAGS},
     }
-    return sft_rows, kto_rows, info
