@@ -16,7 +16,8 @@ import numpy as np
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
 _BIT_WEIGHTS = (1 << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -27,10 +28,7 @@ def features(text: str, char_ngram: int = 2) -> list[str]:
         return _WORD.findall(text)
     feats = []
     for run in _CJK_RUN.findall(text):
-        if len(run) < char_ngram:
-            feats.append(run)
-        else:
-            feats.extend(run[i:i + char_ngram] for i in range(len(run) - char_ngram + 1))
+        feats.extend(_ngrams(run, char_ngram))
     feats.extend(_WORD.findall(_CJK_RUN.sub(" ", text)))
     return feats
 
@@ -50,7 +48,6 @@ def fingerprint(text: str, char_ngram: int = 2) -> int:
     return int(_BIT_WEIGHTS[votes > 0].sum())
 
 
-_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SEP = "\x00"  # ends each text in a joined batch; not a word character, so it never joins tokens
 # Non-ASCII texts: one regex pass over the joined batch finds CJK runs, runs of non-CJK word
 # characters and separators: for one text, the multiset `features` has before CJK runs become n-grams.
@@ -78,10 +75,13 @@ def _signs(hashes: np.ndarray) -> np.ndarray:
     return bits.astype(np.float32) * 2 - 1
 
 
+def _ngrams(run: str, n: int) -> list[str]:
+    """A CJK run's character n-grams (the run itself when shorter than n)."""
+    return [run] if len(run) < n else [run[i:i + n] for i in range(len(run) - n + 1)]
+
+
 def _base_token_features(token: str, char_ngram: int) -> list[str]:
-    if _CJK_RUN.fullmatch(token) and len(token) >= char_ngram:
-        return [token[i:i + char_ngram] for i in range(len(token) - char_ngram + 1)]
-    return [token]
+    return _ngrams(token, char_ngram) if _CJK_RUN.fullmatch(token) else [token]
 
 
 def fingerprints(texts: Iterable[str], char_ngram: int = 2) -> np.ndarray:
