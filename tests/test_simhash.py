@@ -93,3 +93,57 @@ def test_batch_fingerprints_equal_single_on_mixed_scripts():
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(2000)]
     batch = fingerprints(texts)
     assert [int(f) for f in batch] == [fingerprint(t) for t in texts]
+
+
+def test_feature_hash_blocks_and_golden_values():
+    """The hash is part of the dataset's definition (it decides which records are dropped), so a
+    change to it must be deliberate: these values pin it."""
+    from slm_posttrain.simhash import feature_hash
+
+    assert feature_hash("hello") == 0x9CC853D6734B688E
+    assert feature_hash("光合") == 0x266589FDE9C62526
+    assert feature_hash("a" * 8) != feature_hash("a" * 9)  # the ninth byte opens a second block
+    assert len({feature_hash(w) for w in ("ab", "ba", "abc", "a", "b")}) == 5
+
+
+def _random_texts(rng: random.Random, count: int) -> list[str]:
+    """Code points from every plane and class that matters: ASCII, Latin with case folding that
+    changes length (İ), combining marks, the edges of each CJK range, other scripts, surrogates,
+    digits of other scripts, separators and long words that span several 8-byte blocks."""
+    specials = [0x130, 0x301, 0x3400, 0x4DBF, 0x4DC0, 0x4E00, 0x9FFF, 0xA000, 0xF8FF, 0xF900, 0xFAFF, 0xFB00,
+                0xD800, 0xDFFF, 0x0, 0x1E, 0x660, 0x1D7CE, 0x20000, 0xFF21, 0x3000, 0x5F]
+    def char() -> str:
+        roll = rng.random()
+        if roll < 0.3:
+            return rng.choice("abcXYZ019 _.,")
+        if roll < 0.5:
+            return chr(rng.choice(specials))
+        if roll < 0.7:
+            return chr(rng.randrange(0x4E00, 0x4E40))
+        return chr(rng.randrange(0x110000))
+    texts = ["".join(char() for _ in range(rng.randint(0, 40))) for _ in range(count)]
+    texts += ["x" * 70 + " 中文" * 3, "supercalifragilisticexpialidocious " * 20, "字" * 600, ""]
+    return texts
+
+
+@pytest.mark.parametrize("char_ngram", [1, 2, 3])
+def test_batch_fingerprints_equal_single_on_random_unicode(char_ngram):
+    from slm_posttrain.simhash import fingerprints
+
+    texts = _random_texts(random.Random(char_ngram), 1500)
+    assert [int(f) for f in fingerprints(texts, char_ngram)] == [fingerprint(t, char_ngram) for t in texts]
+
+
+def test_batch_fingerprints_long_texts_small_batches(monkeypatch):
+    """Texts with more features than one counter lane holds (255), several slabs of features and
+    several character batches give the same fingerprints as one text at a time."""
+    from slm_posttrain import simhash
+
+    rng = random.Random(5)
+    texts = [" ".join(f"w{rng.randrange(50)}" for _ in range(rng.choice((3, 254, 255, 256, 700)))) for _ in range(40)]
+    texts += ["中文数据" * 200, "", "a"]
+    expected = [fingerprint(t) for t in texts]
+    assert [int(f) for f in simhash.fingerprints(texts)] == expected
+    monkeypatch.setattr(simhash, "_SLAB", 300)
+    monkeypatch.setattr(simhash, "_BATCH_CHARS", 2000)
+    assert [int(f) for f in simhash.fingerprints(texts)] == expected

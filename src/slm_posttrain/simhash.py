@@ -7,18 +7,21 @@ are compared: no all-pairs scan, and the result equals brute force over the same
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import defaultdict
+from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_CJK_CHARS = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
 _CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
 _BIT_WEIGHTS = (1 << np.arange(64, dtype=np.uint64)).astype(np.uint64)
+_MASK64 = (1 << 64) - 1
+_MULTIPLIER = 0x9E3779B97F4A7C15  # odd, so multiplying by it is a bijection mod 2**64
 
 
 def features(text: str, char_ngram: int = 2) -> list[str]:
@@ -33,106 +36,219 @@ def features(text: str, char_ngram: int = 2) -> list[str]:
     return feats
 
 
-def _token_hashes(tokens: list[str]) -> np.ndarray:
-    return np.frombuffer(b"".join(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest() for t in tokens),
-                         dtype="<u8")
+def _ngrams(run: str, n: int) -> list[str]:
+    """A CJK run's character n-grams (the run itself when shorter than n)."""
+    return [run] if len(run) < n else [run[i:i + n] for i in range(len(run) - n + 1)]
+
+
+def _fmix64(h):
+    """MurmurHash3's 64-bit finalizer: every input bit flips about half the output bits. Works on
+    a Python int or, wrapping mod 2**64, on a numpy uint64 array."""
+    if isinstance(h, int):
+        h ^= h >> 33
+        h = (h * 0xFF51AFD7ED558CCD) & _MASK64
+        h ^= h >> 33
+        h = (h * 0xC4CEB9FE1A85EC53) & _MASK64
+        return h ^ (h >> 33)
+    h = h ^ (h >> np.uint64(33))
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+def feature_hash(feature: str) -> int:
+    """A feature's 64-bit hash: its UTF-8 bytes read as little-endian 8-byte blocks (the last one
+    zero-padded), each folded in as h = fmix64((h ^ block) * M) from h = byte length.
+
+    Chosen over a cryptographic digest because numpy computes it for millions of features at once,
+    one step per 8-byte block (`_hash_spans`); this per-feature form is the reference."""
+    data = feature.encode("utf-8", "surrogatepass")
+    h = len(data)
+    for i in range(0, len(data), 8):
+        h = _fmix64(((h ^ int.from_bytes(data[i:i + 8], "little")) * _MULTIPLIER) & _MASK64)
+    return h
 
 
 def fingerprint(text: str, char_ngram: int = 2) -> int:
+    """The reference simhash of one text: bit i is set when most features' hashes have bit i set."""
     tokens = features(text, char_ngram)
     if not tokens:
         return 0
-    hashes = _token_hashes(tokens)
+    hashes = np.array([feature_hash(t) for t in tokens], dtype="<u8")
     bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")  # (n, 64), bit i of int
     votes = bits.astype(np.int32).sum(axis=0) * 2 - len(tokens)
     return int(_BIT_WEIGHTS[votes > 0].sum())
 
 
 _SEP = "\x00"  # ends each text in a joined batch; not a word character, so it never joins tokens
-# Non-ASCII texts: one regex pass over the joined batch finds CJK runs, runs of non-CJK word
-# characters and separators: for one text, the multiset `features` has before CJK runs become n-grams.
-_BATCH_TOKEN = re.compile(f"[{_CJK_CHARS}]+|[^\\W{_CJK_CHARS}]+|{_SEP}")
-# ASCII texts: str.translate lowercases and blanks every non-word character and str.split cuts, the
-# same tokens as \w+ on lowercased ASCII at about 3x the regex's speed. The separator is kept.
-_ASCII_TABLE = str.maketrans({chr(c): (chr(c).lower() if chr(c).isalnum() or chr(c) == "_" else " ")
-                              for c in range(128) if chr(c) != _SEP})
+_OTHER, _WORDCHAR, _CJKCHAR = 0, 1, 2
 
 
-def _tokenize(texts: list[str], ascii_only: bool) -> list[str]:
-    """The tokens of all texts in order, each text's followed by a _SEP token."""
-    glue = f" {_SEP} " if ascii_only else _SEP
-    joined = glue.join(texts)
-    if joined.count(_SEP) != len(texts) - 1:  # a text holds the separator itself: blank it there first
-        joined = glue.join(t.replace(_SEP, " ") for t in texts)
-    if ascii_only:
-        return joined.translate(_ASCII_TABLE).split() + [_SEP]
-    return _BATCH_TOKEN.findall((joined + _SEP).lower())
+@lru_cache(maxsize=1)
+def _char_classes() -> np.ndarray:
+    r"""Class of every code point: CJK (the `_CJK_RUN` ranges), other word character (what `\w`
+    matches), or neither. Read off the regexes themselves, so the batch path cannot drift from
+    `features`."""
+    every_char = "".join(map(chr, range(0x110000)))
+    classes = np.full(0x110000, _OTHER, dtype=np.uint8)
+    for match in _WORD.finditer(every_char):
+        classes[match.start():match.end()] = _WORDCHAR
+    for lo, hi in _CJK_RANGES:
+        classes[lo:hi + 1] = _CJKCHAR
+    return classes
 
 
-def _signs(hashes: np.ndarray) -> np.ndarray:
-    """(tokens x 64) float32: +1 where bit i of a token's hash is set, -1 where not."""
-    bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-    return bits.astype(np.float32) * 2 - 1
+def _runs(is_class: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each maximal run of True."""
+    edges = np.diff(is_class.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _ngrams(run: str, n: int) -> list[str]:
-    """A CJK run's character n-grams (the run itself when shorter than n)."""
-    return [run] if len(run) < n else [run[i:i + n] for i in range(len(run) - n + 1)]
+def _enumerate(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For groups of the given sizes, each member's group and its index within the group."""
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    return group, np.arange(len(group)) - (np.cumsum(sizes) - sizes)[group]
 
 
-def _base_token_features(token: str, char_ngram: int) -> list[str]:
-    return _ngrams(token, char_ngram) if _CJK_RUN.fullmatch(token) else [token]
+def _merge_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The order that interleaves two sorted arrays into one sorted array (a's elements first on
+    ties); indices >= len(a) are b's. Binary search instead of a full sort."""
+    take_b = np.zeros(len(a) + len(b), dtype=bool)
+    take_b[np.searchsorted(a, b, side="right") + np.arange(len(b))] = True
+    order = np.empty(len(take_b), dtype=np.int64)
+    order[~take_b] = np.arange(len(a))
+    order[take_b] = np.arange(len(a), len(take_b))
+    return order
+
+
+def _feature_spans(classes: np.ndarray, char_ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length, in characters and in order of start, of every feature: each run of word
+    characters, and each character n-gram of a CJK run (the run itself when shorter than n)."""
+    word_starts, word_ends = _runs(classes == _WORDCHAR)
+    run_starts, run_ends = _runs(classes == _CJKCHAR)
+    if len(run_starts) == 0:
+        return word_starts, word_ends - word_starts
+    run_lengths = run_ends - run_starts
+    run_of, offset = _enumerate(np.maximum(run_lengths - char_ngram + 1, 1))
+    gram_starts = run_starts[run_of] + offset
+    order = _merge_order(word_starts, gram_starts)
+    starts = np.concatenate([word_starts, gram_starts])[order]
+    lengths = np.concatenate([word_ends - word_starts, np.minimum(run_lengths, char_ngram)[run_of]])
+    return starts, lengths[order]
+
+
+def _hash_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """`feature_hash` of every byte span data[start:start + length] (data ends with 8 spare bytes).
+
+    An unaligned uint64 view reads the 8 bytes at any offset in one gather; spans are ordered by
+    block count, so the spans still hashing at block b are a prefix: one numpy step per block,
+    usually one, instead of one Python step per feature."""
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    blocks = (lengths + 7) // 8
+    order = None
+    if len(blocks) and blocks.max() > 1:
+        order = np.argsort(-blocks.astype(np.int32), kind="stable")
+        starts, lengths, blocks = starts[order], lengths[order], blocks[order]
+    h = lengths.astype(np.uint64)
+    all_ones = np.uint64(_MASK64)
+    multiplier = np.uint64(_MULTIPLIER)
+    for b, count in enumerate(np.searchsorted(-blocks, -np.arange(int(blocks.max()) if len(blocks) else 0))):
+        left = lengths[:count] - 8 * b  # bytes left in each span, >= 1
+        block = words[starts[:count] + 8 * b] & (all_ones >> (8 * (8 - np.minimum(left, 8))).astype(np.uint64))
+        h[:count] = _fmix64((h[:count] ^ block) * multiplier)
+    if order is None:
+        return h
+    hashes = np.empty_like(h)
+    hashes[order] = h
+    return hashes
+
+
+@lru_cache(maxsize=1)
+def _byte_lanes() -> np.ndarray:
+    """For each byte value, a uint64 holding its 8 bits in 8 one-byte lanes (bit i -> byte i)."""
+    values = np.arange(256, dtype=np.uint64)
+    return sum(((values >> np.uint64(i)) & np.uint64(1)) << np.uint64(8 * i) for i in range(8))
+
+
+_LANE_MAX = 255  # a one-byte lane counts at most this many features before it would carry over
+_SLAB = 1 << 19  # features expanded to lanes at a time: 64 bytes each, 32 MB a slab
+
+
+def _bit_counts(hashes: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """(texts x 64) int32: how many of each text's feature hashes have bit i set, where text t's
+    hashes are hashes[indptr[t]:indptr[t + 1]].
+
+    Written by hand (SWAR: SIMD within a register) because it is the cost that grows with the
+    data: each hash byte becomes one uint64 of eight one-byte counters, so one uint64 addition
+    counts eight bits, and np.add.reduceat sums whole texts. Texts are cut into segments of at
+    most _LANE_MAX features so no counter carries over, then segments are summed per text."""
+    per_text = np.diff(indptr)
+    counts = np.zeros((len(per_text), 64), dtype=np.int32)
+    seg_text, seg_index = _enumerate(-(-per_text // _LANE_MAX))  # ceil: segments per text
+    seg_starts = indptr[seg_text] + seg_index * _LANE_MAX
+    seg_ends = np.append(seg_starts[1:], indptr[-1])
+    seg_counts = np.empty((len(seg_starts), 64), dtype=np.uint8)
+    lanes = _byte_lanes()
+    hash_bytes = hashes.astype("<u8").view(np.uint8).reshape(-1, 8)
+    first = 0
+    while first < len(seg_starts):  # slabs of whole segments, about _SLAB features each
+        last = int(np.searchsorted(seg_starts, seg_starts[first] + _SLAB, side="right"))
+        lo, hi = seg_starts[first], seg_ends[last - 1]
+        summed = np.add.reduceat(lanes[hash_bytes[lo:hi]], seg_starts[first:last] - lo, axis=0)
+        seg_counts[first:last] = summed.view(np.uint8)  # (segments, 8 bytes x 8 lanes): lane 8j + i is bit 8j + i
+        first = last
+    if np.all(seg_index == 0):  # every text fits one segment (the usual case)
+        counts[seg_text] = seg_counts
+    else:
+        text_first = np.flatnonzero(seg_index == 0)
+        counts[seg_text[text_first]] = np.add.reduceat(seg_counts, text_first, axis=0, dtype=np.int32)
+    return counts
+
+
+_BATCH_CHARS = 1 << 21  # characters per `_fingerprint_batch` call: bounds its memory (~40-80 bytes a character)
 
 
 def fingerprints(texts: Iterable[str], char_ngram: int = 2) -> np.ndarray:
-    """Fingerprints of many texts at once, equal to `fingerprint` of each.
+    r"""Fingerprints of many texts at once, equal to `fingerprint` of each.
 
-    Written by hand because it is the hot path (millions of records), with no Python loop per
-    token: ASCII and other texts are each joined and tokenized in one call, tokens are numbered by
-    pandas' hash factorization, each distinct token (a word, or a whole CJK run) gets its summed +-1
-    bit votes once (a CJK run: summed over its n-grams), and the per-text votes are one sparse
-    (texts x tokens) by dense (tokens x 64) product."""
-    import pandas as pd
-    from scipy.sparse import csr_matrix
-
+    Written by hand because it is the hot path (millions of records) and no library tokenizes
+    with Python's `\w` and CJK n-grams: each batch of texts is lowercased and joined once, read as
+    one code-point array, and from there everything is numpy: character classes by table lookup,
+    features as spans, their hashes over the UTF-8 bytes (`_hash_spans`), and per text the count
+    of features with each bit set (`_bit_counts`). Batches hold about _BATCH_CHARS characters, so
+    memory does not grow with the input, however long its texts."""
     texts = texts if isinstance(texts, list) else list(texts)
-    n = len(texts)
-    if n == 0:
+    if not texts:
         return np.zeros(0, dtype=np.uint64)
-    ascii_mask = np.fromiter(map(str.isascii, texts), dtype=bool, count=n)
-    groups = []
-    for mask, ascii_only in ((ascii_mask, True), (~ascii_mask, False)):
-        where = np.flatnonzero(mask)
-        if len(where):
-            groups.append((where, _tokenize(texts if len(where) == n else [texts[i] for i in where], ascii_only)))
-    tokens = groups[0][1] if len(groups) == 1 else groups[0][1] + groups[1][1]
-    codes, vocab = pd.factorize(pd.Series(tokens, dtype=object), sort=False)
-    sep_code = int(np.flatnonzero(vocab == _SEP)[0])
-    is_sep = codes == sep_code
-    rows = np.empty(len(codes), dtype=np.int64)
-    start = 0
-    for where, group_tokens in groups:
-        end = start + len(group_tokens)
-        seg = is_sep[start:end]
-        rows[start:end] = where[np.cumsum(seg) - seg]  # a token's text: separators seen before it
-        start = end
-    keep = ~is_sep
-    # Per distinct token, the summed +-1 votes of its features (a word is its own single feature).
-    vocab = list(vocab)
-    vocab[sep_code] = ""  # hashed like any token, but no text counts it
-    if ascii_mask.all():  # no CJK anywhere: every token is one word feature
-        token_signs = _signs(_token_hashes(vocab))
-    else:
-        feature_of, feature_ids, owner = {}, [], []
-        for t_id, token in enumerate(vocab):
-            for feat in _base_token_features(token, char_ngram):
-                feature_ids.append(feature_of.setdefault(feat, len(feature_of)))
-                owner.append(t_id)
-        membership = csr_matrix((np.ones(len(owner), dtype=np.float32), (owner, feature_ids)),
-                                shape=(len(vocab), len(feature_of)))
-        token_signs = membership @ _signs(_token_hashes(list(feature_of)))
-    counts = csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], codes[keep])), shape=(n, len(vocab)))
-    positive = (counts @ token_signs) > 0  # float32 sums of +-1 are exact below 2**24 features per text
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+    cuts = np.searchsorted(ends, np.arange(_BATCH_CHARS, int(ends[-1]), _BATCH_CHARS), side="right")
+    bounds = np.unique(np.concatenate([[0], cuts, [len(texts)]]))
+    return np.concatenate([_fingerprint_batch(texts[a:b], char_ngram) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def _fingerprint_batch(texts: list[str], char_ngram: int) -> np.ndarray:
+    n = len(texts)
+    joined = _SEP.join(texts)
+    if joined.count(_SEP) != n - 1:  # a text holds the separator itself: blank it there first
+        joined = _SEP.join(t.replace(_SEP, " ") for t in texts)
+    joined = (joined + _SEP).lower()
+    utf8 = np.frombuffer(joined.encode("utf-8", "surrogatepass") + bytes(8), dtype=np.uint8)
+    if joined.isascii():  # one byte per character: characters and bytes share offsets
+        codes = utf8[:-8]
+        starts, lengths = _feature_spans(_char_classes()[codes], char_ngram)
+        byte_starts, byte_lengths = starts, lengths
+    else:  # surrogatepass: a lone surrogate is a (non-word) code point here as it is to `features`
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        starts, lengths = _feature_spans(_char_classes()[codes], char_ngram)
+        byte_offset = np.zeros(len(codes) + 1, dtype=np.int64)  # UTF-8 offset of each character
+        np.cumsum(1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000), out=byte_offset[1:])
+        byte_starts = byte_offset[starts]
+        byte_lengths = byte_offset[starts + lengths] - byte_starts
+    indptr = np.zeros(n + 1, dtype=np.int64)  # text t's features: those before its separator
+    indptr[1:] = np.searchsorted(starts, np.flatnonzero(codes == 0))
+    set_counts = _bit_counts(_hash_spans(utf8, byte_starts, byte_lengths), indptr)
+    positive = set_counts * 2 > np.diff(indptr)[:, None]  # more features with the bit set than without
     # Column i is bit i: packed little-endian, 8 bytes per row read as one little-endian uint64.
     return np.packbits(positive, axis=1, bitorder="little").view("<u8").ravel().astype(np.uint64)
 
@@ -141,8 +257,11 @@ def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
     """For each fingerprint, the index of the first kept earlier fingerprint within Hamming distance k
     (-1 when kept): the same answer as `deduplicate` in input order, computed with numpy.
 
-    Candidates are pairs that agree on one of k+1 bit blocks (sorted block keys, neighbours compared
-    at growing offsets); identical fingerprints are folded first so no block group grows large."""
+    Candidates are pairs that agree on one of k+1 bit blocks: block keys are sorted (radix sort
+    for blocks of 16 bits or less), and each group of equal keys yields its pairs at growing
+    offsets, narrowing to the positions whose group is still long enough, so the work is the
+    number of candidate pairs rather than offsets x records. Identical fingerprints are folded
+    first so no block group grows large."""
     fps = np.asarray(fps, dtype=np.uint64)
     n = len(fps)
     dup_of = np.full(n, -1, dtype=np.int64)
@@ -153,25 +272,27 @@ def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
     rank = np.empty_like(order_u)
     rank[order_u] = np.arange(len(order_u))
     u = uniq[order_u]  # u[r] = r-th distinct fingerprint to appear; index r follows input order
-    pair_a, pair_b = [], []
+    close_pairs = []  # later * len(u) + earlier, for each pair within distance k
     for shift, mask in _blocks(k):
-        keys = (u >> np.uint64(shift)) & np.uint64(mask)
+        keys = ((u >> np.uint64(shift)) & np.uint64(mask)).astype(np.min_scalar_type(mask))
         order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        for d in range(1, len(u)):
-            same = sorted_keys[d:] == sorted_keys[:-d]
-            if not same.any():
-                break
-            a, b = order[:-d][same], order[d:][same]
-            close = np.bitwise_count(u[a] ^ u[b]) <= k
-            pair_a.append(np.minimum(a, b)[close])
-            pair_b.append(np.maximum(a, b)[close])
+        sorted_keys, sorted_u = keys[order], u[order]  # sorted copies: the offset loop reads them in order
+        at = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])  # positions whose group goes on
+        offset = 1
+        while len(at):
+            close = at[np.bitwise_count(sorted_u[at] ^ sorted_u[at + offset]) <= k]
+            a, b = order[close], order[close + offset]
+            close_pairs.append(np.maximum(a, b) * len(u) + np.minimum(a, b))
+            offset += 1
+            at = at[at + offset < len(u)]
+            at = at[sorted_keys[at + offset] == sorted_keys[at]]
     u_dup = np.full(len(u), -1, dtype=np.int64)
-    if pair_a:
-        pairs = np.unique(np.stack([np.concatenate(pair_b), np.concatenate(pair_a)], axis=1), axis=0)
-        for later, earlier in pairs:  # sorted by later then earlier: earlier's fate is already final
-            if u_dup[later] < 0 and u_dup[earlier] < 0:
-                u_dup[later] = earlier
+    pairs = np.unique(np.concatenate(close_pairs)) if close_pairs else np.zeros(0, dtype=np.int64)
+    # Sorted by later, then earlier: when a pair is read, earlier's fate is already final. The kept
+    # set depends on every earlier verdict, so this stays a loop (over close pairs only).
+    for later, earlier in zip(*map(np.ndarray.tolist, np.divmod(pairs, len(u)))):
+        if u_dup[later] < 0 and u_dup[earlier] < 0:
+            u_dup[later] = earlier
     # Back to records: the first record of each distinct fingerprint takes its fingerprint's answer;
     # later copies duplicate that first record if it was kept, else what it duplicates.
     first_record = first[order_u]
