@@ -261,6 +261,8 @@ def _run_cached(cache: RequestCache, keys: list[str], compute: Callable[[list[in
     for part in _chunks(missing, chunk):
         values = compute(part)
         cache.put_many({keys[i]: v for i, v in zip(part, values)})
+    # Read back even what was just computed: a fresh run and a cached rerun then return the same
+    # JSON-normalized values (tuples come back as lists either way).
     return [cache[k] for k in keys]
 
 
