@@ -196,7 +196,8 @@ def _bit_counts(hashes: np.ndarray, indptr: np.ndarray) -> np.ndarray:
         last = int(np.searchsorted(seg_starts, seg_starts[first] + _SLAB, side="right"))
         lo, hi = seg_starts[first], seg_ends[last - 1]
         summed = np.add.reduceat(lanes[hash_bytes[lo:hi]], seg_starts[first:last] - lo, axis=0)
-        seg_counts[first:last] = summed.view(np.uint8)  # (segments, 8 bytes x 8 lanes): lane 8j + i is bit 8j + i
+        # (segments, 8 hash bytes x 8 lanes): read little-endian, lane 8j + i counts bit 8j + i
+        seg_counts[first:last] = summed.astype("<u8", copy=False).view(np.uint8)
         first = last
     if np.all(seg_index == 0):  # every text fits one segment (the usual case)
         counts[seg_text] = seg_counts
