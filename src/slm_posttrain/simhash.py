@@ -146,14 +146,15 @@ def _hash_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np
     usually one, instead of one Python step per feature."""
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     blocks = (lengths + 7) // 8
+    max_blocks = int(blocks.max()) if len(blocks) else 0
     order = None
-    if len(blocks) and blocks.max() > 1:
+    if max_blocks > 1:
         order = np.argsort(-blocks.astype(np.int32), kind="stable")
         starts, lengths, blocks = starts[order], lengths[order], blocks[order]
     h = lengths.astype(np.uint64)
     all_ones = np.uint64(_MASK64)
     multiplier = np.uint64(_MULTIPLIER)
-    for b, count in enumerate(np.searchsorted(-blocks, -np.arange(int(blocks.max()) if len(blocks) else 0))):
+    for b, count in enumerate(np.searchsorted(-blocks, -np.arange(max_blocks))):
         left = lengths[:count] - 8 * b  # bytes left in each span, >= 1
         block = words[starts[:count] + 8 * b] & (all_ones >> (8 * (8 - np.minimum(left, 8))).astype(np.uint64))
         h[:count] = _fmix64((h[:count] ^ block) * multiplier)
@@ -190,7 +191,7 @@ def _bit_counts(hashes: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     seg_ends = np.append(seg_starts[1:], indptr[-1])
     seg_counts = np.empty((len(seg_starts), 64), dtype=np.uint8)
     lanes = _byte_lanes()
-    hash_bytes = hashes.astype("<u8").view(np.uint8).reshape(-1, 8)
+    hash_bytes = hashes.astype("<u8", copy=False).view(np.uint8).reshape(-1, 8)
     first = 0
     while first < len(seg_starts):  # slabs of whole segments, about _SLAB features each
         last = int(np.searchsorted(seg_starts, seg_starts[first] + _SLAB, side="right"))
@@ -235,13 +236,12 @@ def _fingerprint_batch(texts: list[str], char_ngram: int) -> np.ndarray:
         joined = _SEP.join(t.replace(_SEP, " ") for t in texts)
     joined = (joined + _SEP).lower()
     utf8 = np.frombuffer(joined.encode("utf-8", "surrogatepass") + bytes(8), dtype=np.uint8)
-    if joined.isascii():  # one byte per character: characters and bytes share offsets
-        codes = utf8[:-8]
-        starts, lengths = _feature_spans(_char_classes()[codes], char_ngram)
-        byte_starts, byte_lengths = starts, lengths
-    else:  # surrogatepass: a lone surrogate is a (non-word) code point here as it is to `features`
-        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        starts, lengths = _feature_spans(_char_classes()[codes], char_ngram)
+    ascii_only = joined.isascii()  # one byte per character: characters and bytes share offsets
+    # surrogatepass: a lone surrogate is a (non-word) code point here as it is to `features`
+    codes = utf8[:-8] if ascii_only else np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts, lengths = _feature_spans(_char_classes()[codes], char_ngram)
+    byte_starts, byte_lengths = starts, lengths
+    if not ascii_only:
         byte_offset = np.zeros(len(codes) + 1, dtype=np.int64)  # UTF-8 offset of each character
         np.cumsum(1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000), out=byte_offset[1:])
         byte_starts = byte_offset[starts]
