@@ -4,10 +4,8 @@ from slm_posttrain.benchmarks import gsm8k_target, load_benchmark, stratified_sa
 from slm_posttrain.records import DataError
 from conftest import BENCH
 
-needs_shared = pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 
 
-@needs_shared
 @pytest.mark.parametrize("name,path,split,count", [
     ("mmlu", "mmlu/mmlu.zip", None, 14042),
     ("cmmlu", "cmmlu/cmmlu.zip", None, 11582),
@@ -20,7 +18,6 @@ def test_multiple_choice_original_formats(name, path, split, count):
     assert len({r["subject"] for r in rows}) > 40
 
 
-@needs_shared
 def test_known_rows():
     cmmlu = load_benchmark("cmmlu", {"path": str(BENCH / "cmmlu/cmmlu.zip")})
     row = next(r for r in cmmlu if r["question"] == "不相干结论谬误的情形不包括")
@@ -51,3 +48,15 @@ def test_bad_answer_letter(tmp_path):
         zf.writestr("data/test/x_test.csv", "q,a,b,c,d,E\n")
     with pytest.raises(DataError, match=r"x_test\.csv:1: answer 'E'"):
         load_benchmark("mmlu", {"path": str(z)})
+
+
+def test_shipped_benchmarks_match_their_readme_checksums():
+    """Every file in resources/benchmarks/ is listed in its README with the sha256 it has."""
+    import hashlib
+    import re
+
+    listed = dict(re.findall(r"\| `([^`]+)` \|.*\| `([0-9a-f]{64})` \|", (BENCH / "README.md").read_text()))
+    shipped = {str(p.relative_to(BENCH)) for p in BENCH.rglob("*") if p.is_file() and p.name != "README.md"}
+    assert shipped == set(listed)
+    for name, digest in listed.items():
+        assert hashlib.sha256((BENCH / name).read_bytes()).hexdigest() == digest, name

@@ -9,10 +9,8 @@ from slm_posttrain.evaluation import (LETTERS, _humaneval_results, evaluate, ext
                                       task_configs)
 from conftest import BENCH
 
-needs_shared = pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 
 
-@needs_shared
 def test_extract_number_reads_every_gsm8k_reference_solution():
     rows = B.load_benchmark("gsm8k", {"path": str(BENCH / "gsm8k/test.jsonl")})
     assert all(extract_number(r["answer"]) == float(r["target"]) for r in rows)
@@ -21,7 +19,6 @@ def test_extract_number_reads_every_gsm8k_reference_solution():
     assert extract_number("no number here") is None
 
 
-@needs_shared
 @pytest.mark.parametrize("name,path", [("mmlu", "mmlu/mmlu.zip"), ("cmmlu", "cmmlu/cmmlu.zip"), ("ceval", "ceval/ceval.zip")])
 def test_extract_choice_on_real_rows(name, path):
     rows = B.stratified_sample(B.load_benchmark(name, {"path": str(BENCH / path)}), 50, seed=0)
@@ -35,7 +32,6 @@ def test_extract_choice_on_real_rows(name, path):
     assert extract_choice("I am not sure") is None
 
 
-@needs_shared
 def test_humaneval_chat_answer_in_a_fence_is_scored(monkeypatch):
     monkeypatch.setenv("SLM_ALLOW_CODE_EXECUTION", "1")
     problem = B.load_humaneval(BENCH / "HumanEval/HumanEval.jsonl")[2]
@@ -56,7 +52,6 @@ def test_protocols_build_different_tasks(tmp_path):
     assert "code block" in chat["slm_humaneval"]["doc_to_text"]
 
 
-@needs_shared
 @pytest.mark.parametrize("protocol", ["loglikelihood", "chat"])
 def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
     specs = {"mmlu": "mmlu/mmlu.zip", "cmmlu": "cmmlu/cmmlu.zip", "gsm8k": "gsm8k/test.jsonl",

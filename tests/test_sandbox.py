@@ -10,7 +10,6 @@ def allowed(monkeypatch):
     monkeypatch.setenv("SLM_ALLOW_CODE_EXECUTION", "1")
 
 
-@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_canonical_solution_passes_and_wrong_fails(allowed):
     problem = load_humaneval(BENCH / "HumanEval/HumanEval.jsonl")[0]
     assert check_humaneval(problem, problem["canonical_solution"])["passed"]

@@ -45,7 +45,6 @@ def localhost_profile(out_dir, log_dir) -> "os.PathLike":
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_smoke_workflow_through_the_slurm_profile(tmp_path):
     if not _slurm_is_up():
         if os.environ.get("CI"):

@@ -22,7 +22,6 @@ def _snakemake(*args, cwd=REPO, timeout=900):
     return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_dry_run_of_main_target_lists_every_stage(tmp_path):
     proc = _snakemake("-n", f"{tmp_path}/results/tables/table4_4.csv", "--config", f"results_dir={tmp_path}/results",
                       f"resources_dir={tmp_path}/resources")
@@ -34,7 +33,6 @@ def test_dry_run_of_main_target_lists_every_stage(tmp_path):
         assert f"rule {stage}:" in out or f"localrule {stage}:" in out or f"\n{stage} " in out, stage
 
 
-@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_paper_config_dry_runs_through_the_slurm_profile():
     """The README's paper-scale command, as written, plans every stage."""
     proc = _snakemake("-n", "--profile", "profiles/slurm", "results/paper/tables/table4_4.csv",
@@ -88,7 +86,6 @@ def test_config_wrong_type_is_named(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_smoke_workflow_runs_end_to_end(tmp_path):
     results = tmp_path / "results"
     proc = _snakemake("--cores", "2", "all", "sweep", "--configfile", "config/smoke.yaml",
@@ -120,7 +117,6 @@ def test_smoke_workflow_runs_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not BENCH.exists(), reason="../shared/benchmarks not present")
 def test_killed_generation_and_training_resume_without_recomputing(tmp_path):
     results = tmp_path / "results"
     cfg = ["--cores", "2", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
