@@ -14,7 +14,8 @@ if wants_launcher(launch):
     summary = train_launched(kind, smk.input.start, smk.input.data, smk.output[0], smk.params.work, spec, launch,
                              log_path=smk.log[0])
 else:
-    summary = train(kind, smk.input.start, smk.input.data, smk.output[0], smk.params.work, spec)
-log.info("%s (%s) from %s: %d examples, %d steps on %d process(es), metrics %s", smk.wildcards.run, kind,
-         smk.input.start, summary["train_examples"], summary["global_step"], summary.get("world_size", 1),
+    summary = train(kind, smk.input.start, smk.input.data, smk.output[0], smk.params.work, spec, launch=launch)
+log.info("%s (%s) from %s: %d examples, %d steps on %d process(es), resumed from %s, relative weight change %s, "
+         "metrics %s", smk.wildcards.run, kind, smk.input.start, summary["train_examples"], summary["global_step"],
+         summary.get("world_size", 1), summary["resumed_from"], summary["weight_change"]["relative_l2"],
          summary["metrics"])

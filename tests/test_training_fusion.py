@@ -1,3 +1,7 @@
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -6,6 +10,8 @@ from safetensors.torch import load_file
 from slm_posttrain.fusion import FusionError, fuse
 from slm_posttrain.records import write_jsonl
 from slm_posttrain.training import plot_loss, train
+
+from conftest import REPO
 
 PARAMS = {"learning_rate": 1e-3, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "max_steps": 2,
           "max_length": 64, "seed": 0, "logging_steps": 1, "save_steps": 1, "lr_scheduler_type": "cosine"}
@@ -45,12 +51,79 @@ def test_sft_and_kto_change_weights_and_write_artifacts(tiny_model, data, tmp_pa
     assert (tmp_path / "loss.png").stat().st_size > 1000
 
 
-def test_training_resumes_from_last_checkpoint(tiny_model, data, tmp_path):
+def _killed_after_first_save(start, data_file, work, params, out):
+    """Train in a child process that dies (os._exit, like SIGKILL) right after its first checkpoint."""
+    code = ("import json, sys; from slm_posttrain.training import train; "
+            "train(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], json.loads(sys.argv[6]))")
+    env = {**os.environ, "SLM_FAULT_INJECT": "train_saves=1",
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code, "sft", str(start), str(data_file), str(out), str(work),
+                           json.dumps(params)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 86, proc.stderr[-2000:]
+    assert (work / "checkpoint-1").exists() and (work / "fingerprint.json").exists() and not out.exists()
+
+
+def test_killed_training_resumes_and_a_finished_one_leaves_no_resume_point(tiny_model, data, tmp_path):
     work = tmp_path / "work"
-    train("sft", tiny_model, data / "sft.jsonl", tmp_path / "a", work, {**PARAMS, "max_steps": 1})
-    assert (work / "checkpoint-1").exists()
-    summary = train("sft", tiny_model, data / "sft.jsonl", tmp_path / "b", work, {**PARAMS, "max_steps": 2})
+    _killed_after_first_save(tiny_model, data / "sft.jsonl", work, PARAMS, tmp_path / "a")
+    summary = train("sft", tiny_model, data / "sft.jsonl", tmp_path / "a", work, PARAMS)
     assert summary["resumed_from"].endswith("checkpoint-1") and summary["global_step"] == 2
+    assert not work.exists()  # nothing a later, different run could resume from
+    # Same run uninterrupted: the resumed one reached the same weights.
+    clean = train("sft", tiny_model, data / "sft.jsonl", tmp_path / "clean", tmp_path / "work_clean", PARAMS)
+    assert clean["resumed_from"] is None and clean["fingerprint"] == summary["fingerprint"]
+    a, c = _weights(tmp_path / "a"), _weights(tmp_path / "clean")
+    assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a)
+
+
+@pytest.mark.parametrize("change", ["learning_rate", "data", "start_model", "seed"])
+def test_changed_training_never_resumes_a_stale_checkpoint(change, tiny_model, tiny_model_b, data, tmp_path):
+    """Issue 16: a work folder left by another training (killed, or from before this fix) is not resumed."""
+    work = tmp_path / "work"
+    _killed_after_first_save(tiny_model, data / "sft.jsonl", work, PARAMS, tmp_path / "old")
+    start, data_file, params = tiny_model, data / "sft.jsonl", dict(PARAMS)
+    if change == "learning_rate":
+        params["learning_rate"] = 2e-3
+    elif change == "seed":
+        params["seed"] = 1
+    elif change == "start_model":
+        start = tiny_model_b
+    else:
+        data_file = tmp_path / "sft_changed.jsonl"
+        rows = [json.loads(line) for line in (data / "sft.jsonl").read_text().splitlines()]
+        rows[0]["messages"][-1]["content"] = "a different answer"
+        write_jsonl(data_file, rows)
+    summary = train("sft", start, data_file, tmp_path / "new", work, params)
+    assert summary["resumed_from"] is None and summary["global_step"] == 2
+    reference = train("sft", tiny_model, data / "sft.jsonl", tmp_path / "ref", tmp_path / "work_ref", PARAMS)
+    assert summary["fingerprint"] != reference["fingerprint"]
+    assert _changed(_weights(tmp_path / "ref"), _weights(tmp_path / "new"))
+
+
+def test_lr_sweep_runs_never_share_a_resume_point(tiny_model, data):
+    from slm_posttrain.fingerprint import digest_json, training_inputs
+
+    prints = {digest_json(training_inputs("sft", tiny_model, data / "sft.jsonl", {**PARAMS, "learning_rate": lr}))
+              for lr in (1e-6, 1e-7, 5e-8)}
+    assert len(prints) == 3
+
+
+def test_work_folder_without_fingerprint_is_not_resumed(tiny_model, data, tmp_path):
+    """A folder left by a version that kept no fingerprint is set aside, not trusted."""
+    work = tmp_path / "work"
+    train("sft", tiny_model, data / "sft.jsonl", tmp_path / "a", tmp_path / "w0", {**PARAMS, "max_steps": 1})
+    (work / "checkpoint-1").mkdir(parents=True)
+    (work / "checkpoint-1" / "trainer_state.json").write_text("{}")
+    summary = train("sft", tiny_model, data / "sft.jsonl", tmp_path / "b", work, PARAMS)
+    assert summary["resumed_from"] is None and summary["global_step"] == 2
+
+
+def test_weight_change_is_recorded(tiny_model, data, tmp_path):
+    summary = train("sft", tiny_model, data / "sft.jsonl", tmp_path / "a", tmp_path / "w", PARAMS)
+    change = summary["weight_change"]
+    assert change["relative_l2"] > 0 and change["tensors_compared"] == len(_weights(tiny_model))
+    saved = json.loads((tmp_path / "a" / "training_summary.json").read_text())
+    assert saved["weight_change"] == change
 
 
 def test_lora_is_merged_into_full_weights(tiny_model, data, tmp_path):

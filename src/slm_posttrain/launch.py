@@ -35,18 +35,22 @@ def launch_command(kind: str, start: str | Path, data: str | Path, out_dir: str 
 
 def train_launched(kind: str, start, data, out_dir, work_dir, spec: dict, launch: dict, log_path=None) -> dict:
     """Run one training through accelerate launch; its output goes to log_path; returns the summary."""
+    from .fingerprint import claim_work_dir, release_work_dir, training_inputs
+
     work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    # The parent claims the work folder once, before any rank starts (ranks run with manage_work_dir=False).
+    message = claim_work_dir(work_dir, training_inputs(kind, start, data, spec, launch))
     spec_file = work_dir / "launch_spec.json"
-    spec_file.write_text(json.dumps(spec, indent=2))
+    spec_file.write_text(json.dumps({"spec": spec, "launch": launch}, indent=2))
     cmd = launch_command(kind, start, data, out_dir, work_dir, spec_file, launch)
     if log_path:
         with open(log_path, "a", encoding="utf-8") as log:
-            log.write("launch: " + " ".join(cmd) + "\n")
+            log.write(message + "\nlaunch: " + " ".join(cmd) + "\n")
             log.flush()
             proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
     else:
         proc = subprocess.run(cmd)
     if proc.returncode != 0:
         raise RuntimeError(f"accelerate launch exited with {proc.returncode}" + (f"; see {log_path}" if log_path else ""))
+    release_work_dir(work_dir)
     return json.loads((Path(out_dir) / "training_summary.json").read_text())

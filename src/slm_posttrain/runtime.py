@@ -9,10 +9,13 @@ import sys
 
 
 def setup(smk, name: str) -> logging.Logger:
-    """Log to the rule's log file and to stderr (tqdm progress stays on the terminal)."""
+    """Log to the rule's log file and to stderr (tqdm progress stays on the terminal).
+
+    The handlers sit on the package's logger, so the library modules' own loggers reach the rule's log too."""
+    package = logging.getLogger("slm_posttrain")
+    package.setLevel(logging.INFO)
+    package.handlers.clear()
     logger = logging.getLogger(f"slm_posttrain.{name}")
-    logger.setLevel(logging.INFO)
-    logger.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
     handlers = [logging.StreamHandler(sys.stderr)]
     if getattr(smk, "log", None) and len(smk.log):
@@ -20,7 +23,7 @@ def setup(smk, name: str) -> logging.Logger:
         handlers.append(logging.FileHandler(smk.log[0], mode="w", encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(fmt)
-        logger.addHandler(handler)
+        package.addHandler(handler)
     def log_uncaught(kind, value, tb):  # so the rule's log file says why the job failed
         logger.error("job failed", exc_info=(kind, value, tb))
 

@@ -15,11 +15,13 @@ def main(argv=None) -> None:
     parser.add_argument("--data", required=True, help="training JSONL")
     parser.add_argument("--out", required=True, help="final checkpoint folder")
     parser.add_argument("--work", required=True, help="intermediate checkpoints (resume point)")
-    parser.add_argument("--spec", required=True, help="JSON file with the config's training.<run> block")
+    parser.add_argument("--spec", required=True, help="JSON file: {spec: the training.<run> block, launch: settings}")
     args = parser.parse_args(argv)
     with open(args.spec, encoding="utf-8") as f:
-        spec = json.load(f)
-    train(args.kind, args.start, args.data, args.out, args.work, spec)
+        launch_spec = json.load(f)
+    # The launching process already claimed the work folder (launch.train_launched).
+    train(args.kind, args.start, args.data, args.out, args.work, launch_spec["spec"], launch=launch_spec["launch"],
+          manage_work_dir=False)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 # Keys of a config `training.<stage>` block passed straight to SFTConfig / KTOConfig.
 _COMMON_ARGS = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
@@ -53,18 +56,51 @@ def _fault_callback():
     return FaultInjection()
 
 
+def relative_weight_change(start: str | Path, final: str | Path) -> dict:
+    """||theta_final - theta_start|| / ||theta_start|| over all shared tensors (and the largest per tensor),
+    read tensor by tensor from the two safetensors folders, so memory holds two tensors at a time."""
+    from safetensors import safe_open
+
+    def tensors(folder: Path) -> dict[str, Path]:
+        index = {}
+        for f in sorted(Path(folder).glob("*.safetensors")):
+            with safe_open(str(f), "pt") as fh:
+                index.update({name: f for name in fh.keys()})
+        return index
+
+    start_files, final_files = tensors(Path(start)), tensors(Path(final))
+    diff_sq = base_sq = 0.0
+    worst = (0.0, None)
+    for name in sorted(start_files.keys() & final_files.keys()):
+        with safe_open(str(start_files[name]), "pt") as a, safe_open(str(final_files[name]), "pt") as b:
+            before, after = a.get_tensor(name).double(), b.get_tensor(name).double()
+        d, n = float((after - before).pow(2).sum()), float(before.pow(2).sum())
+        diff_sq, base_sq = diff_sq + d, base_sq + n
+        if n > 0 and (d / n) ** 0.5 > worst[0]:
+            worst = ((d / n) ** 0.5, name)
+    return {"relative_l2": (diff_sq / base_sq) ** 0.5 if base_sq else None, "tensors_compared": len(start_files.keys() & final_files.keys()),
+            "max_tensor_relative_l2": worst[0], "max_tensor": worst[1]}
+
+
 def train(kind: str, base_model: str | Path, data_path: str | Path, out_dir: str | Path, work_dir: str | Path,
-          params: dict) -> dict:
+          params: dict, launch: dict | None = None, manage_work_dir: bool = True) -> dict:
     """Train `kind` ('sft' or 'kto') from base_model on a JSONL file; write an HF safetensors folder.
 
     Intermediate checkpoints live in work_dir (not a Snakemake output, so a failed job keeps them):
-    a killed run resumes from the last one."""
+    a killed run resumes from the last one, but only if work_dir was written by the same training
+    (fingerprint.claim_work_dir); the finished run removes work_dir. Under accelerate launch the
+    parent process manages work_dir (manage_work_dir=False in the ranks)."""
     import datasets
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
     from trl import KTOTrainer, SFTTrainer
 
+    from .fingerprint import claim_work_dir, digest_json, release_work_dir, training_inputs
+
     work_dir, out_dir = Path(work_dir), Path(out_dir)
+    inputs = training_inputs(kind, base_model, data_path, params, launch)
+    if manage_work_dir:
+        logger.info(claim_work_dir(work_dir, inputs))
     work_dir.mkdir(parents=True, exist_ok=True)
     dataset = datasets.load_dataset("json", data_files=str(data_path), split="train")
     keep = ["messages"] if kind == "sft" else ["prompt", "completion", "label"]
@@ -91,6 +127,7 @@ def train(kind: str, base_model: str | Path, data_path: str | Path, out_dir: str
         # process takes part in gathering the full state dict, the first one writes it.
         state_dict = trainer.accelerator.get_state_dict(trainer.model_wrapped)
     summary = {"kind": kind, "base_model": str(base_model), "data": str(data_path), "resumed_from": last,
+               "fingerprint": digest_json(inputs), "inputs": inputs,
                "train_examples": len(dataset), "global_step": trainer.state.global_step,
                "world_size": trainer.args.world_size, "metrics": result.metrics, "lora": bool(peft_config),
                "args": {k: v for k, v in params.items()}}
@@ -100,10 +137,13 @@ def train(kind: str, base_model: str | Path, data_path: str | Path, out_dir: str
         final.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+        summary["weight_change"] = relative_weight_change(base_model, tmp)
         (tmp / "training_summary.json").write_text(json.dumps(summary, indent=2, default=str))
         shutil.rmtree(out_dir, ignore_errors=True)
         tmp.rename(out_dir)
     trainer.accelerator.wait_for_everyone()
+    if manage_work_dir:
+        release_work_dir(work_dir)
     return summary
 
 
