@@ -28,7 +28,7 @@ def counted(stream):
 stats.records_out = write_jsonl(smk.output.data, counted(label_stream(lm, records, settings, RequestCache(smk.params.cache),
                                                                       smk.params.chunk)))
 stats.records_in = stats.records_out
-stats.details.update(mode=settings["mode"], calibrated=settings.get("calibrate", True), labeler=lm.name,
+stats.details.update(mode=settings["mode"], calibrated=settings.get("calibrate", True), labeler=lm.name, labeler_content_id=lm.content_id,
                      unparsable_labeled_unknown=histogram.get(UNKNOWN, 0), histogram=dict(histogram.most_common()))
 stats.write(smk.output.stats)
 log_stats(log, stats)

@@ -31,7 +31,7 @@ with JsonlWriter(smk.output.data) as out, JsonlWriter(smk.output.quarantine) as 
             replies_scored += 1
         out.write(record)
 stats.records_out = out.count
-stats.details.update(judge=lm.name, judge_mode=smk.params.scoring.get("judge_mode", "choice"),
+stats.details.update(judge=lm.name, judge_content_id=lm.content_id, judge_mode=smk.params.scoring.get("judge_mode", "choice"),
                      replies_scored=replies_scored, quarantine=smk.output.quarantine,
                      histograms={k: dict(v) for k, v in histograms.items()})
 stats.write(smk.output.stats)

@@ -5,7 +5,9 @@
 - `OpenAIChatLM`: any OpenAI-compatible HTTP endpoint (vLLM/SGLang/llama.cpp server, hosted APIs);
   generation only. The API key is read from the environment variable the config names, never logged.
 
-`cached_generate` / `cached_logprobs` put a per-request cache in front of any backend.
+`cached_generate` / `cached_logprobs` put a per-request cache in front of any backend. Cache keys
+carry the backend's `content_id`, a digest of the model folder's files (config, weights, tokenizer),
+never its name or path: a model retrained or re-materialized under the same name gets new keys.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Callable, Sequence
 from tqdm.auto import tqdm
 
 from .cache import RequestCache, cache_key
+from .fingerprint import model_digest
 
 Messages = list[dict]
 
@@ -60,6 +63,7 @@ class TransformersLM:
         self.model = AutoModelForCausalLM.from_pretrained(
             path, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True).to(self.device)
         self.model.eval()
+        self.content_id = model_digest(path)
         self.batch_size = int(batch_size)  # options may arrive as strings from `snakemake --config`
         self.max_length = int(max_length)
 
@@ -159,6 +163,15 @@ class TransformersLM:
         return results
 
 
+def _vllm_content_id(path: str | Path) -> str:
+    """A local folder is digested; a hub id is digested from its local snapshot when one is cached."""
+    if Path(path).is_dir():
+        return model_digest(path)
+    from huggingface_hub import snapshot_download
+
+    return model_digest(snapshot_download(str(path), local_files_only=True))
+
+
 class VllmLM:
     """vLLM offline engine; imported lazily so CPU machines never need vllm installed."""
 
@@ -167,6 +180,7 @@ class VllmLM:
         from vllm import LLM
 
         self.name = str(path)
+        self.content_id = _vllm_content_id(path)
         self.llm = LLM(model=str(path), tensor_parallel_size=tensor_parallel_size, max_model_len=max_length,
                        gpu_memory_utilization=gpu_memory_utilization, trust_remote_code=trust_remote_code)
         self.tokenizer = self.llm.get_tokenizer()
@@ -208,6 +222,8 @@ class OpenAIChatLM:
     def __init__(self, base_url: str, model: str, api_key_env: str | None = None, timeout: float = 120.0,
                  concurrency: int = 4, **_):
         self.name = f"{base_url}#{model}"
+        # A remote model's weights cannot be digested here: its cache identity is the endpoint and model name.
+        self.content_id = self.name
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = os.environ.get(api_key_env, "") if api_key_env else ""
@@ -271,20 +287,20 @@ def _chunk_size(lm) -> int:
     return int(getattr(lm, "batch_size", 0) or 32)
 
 
-def generate_key(model_name: str, conversation: Messages, params: dict) -> str:
-    return cache_key("generate", model_name, conversation, params)
+def generate_key(content_id: str, conversation: Messages, params: dict) -> str:
+    return cache_key("generate", content_id, conversation, params)
 
 
 def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: RequestCache,
                     desc: str = "generate") -> list[str]:
-    keys = [generate_key(lm.name, m, params) for m in conversations]
+    keys = [generate_key(lm.content_id, m, params) for m in conversations]
     return _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc),
                        _chunk_size(lm))
 
 
 def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: RequestCache,
                     desc: str = "score") -> list[tuple[float, int]]:
-    keys = [cache_key("logprobs", lm.name, p, c) for p, c in zip(prefixes, continuations)]
+    keys = [cache_key("logprobs", lm.content_id, p, c) for p, c in zip(prefixes, continuations)]
     values = _run_cached(cache, keys, lambda idx: lm.logprobs([prefixes[i] for i in idx],
                                                               [continuations[i] for i in idx], desc), _chunk_size(lm))
     return [tuple(v) for v in values]
@@ -300,7 +316,7 @@ def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: RequestCa
     removes a small model's prior for some options regardless of the input."""
     queries = list(prefixes) + ([calibration_prefix] if calibration_prefix is not None else [])
     if hasattr(lm, "option_logprobs"):
-        keys = [cache_key("options", lm.name, p, list(options)) for p in queries]
+        keys = [cache_key("options", lm.content_id, p, list(options)) for p in queries]
         scored = _run_cached(cache, keys, lambda idx: lm.option_logprobs([queries[i] for i in idx], options),
                              _chunk_size(lm))
     else:

@@ -28,10 +28,10 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
     from tqdm import tqdm
 
     total = count_lines(path)
-    names, caches = {}, {}
+    names, content_ids, caches = {}, {}, {}
     for role, spec in roles.items():
         lm = load_lm(spec, models_dir)
-        names[role] = lm.name
+        names[role], content_ids[role] = lm.name, lm.content_id
         caches[role] = RequestCache(Path(cache_dir) / f"replies_{role}.sqlite")
         bar = tqdm(total=total, desc=f"{role} replies", unit="rec")
         for part in chunked(iter_jsonl(path, REQUIRED), chunk):
@@ -40,7 +40,7 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
         bar.close()
         del lm
         gc.collect()
-    details = {"models": names, "generation": generation, "without_original_reply": 0, "empty_generations": Counter()}
+    details = {"models": names, "model_sha256": content_ids, "generation": generation, "without_original_reply": 0, "empty_generations": Counter()}
 
     def assemble() -> Iterator[dict]:
         for record in iter_jsonl(path, REQUIRED):
@@ -48,7 +48,7 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
             if not replies:
                 details["without_original_reply"] += 1
             for role in roles:
-                text = caches[role][generate_key(names[role], _conversation(record), generation[role])]
+                text = caches[role][generate_key(content_ids[role], _conversation(record), generation[role])]
                 if not text:
                     details["empty_generations"][role] += 1
                 replies.append({"origin": role, "text": text})
