@@ -114,6 +114,32 @@ def test_smoke_workflow_runs_end_to_end(tmp_path):
     again = _snakemake("-n", "all", "sweep", "--configfile", "config/smoke.yaml", "--config",
                        f"results_dir={results}", f"paper_dir={results}/paper")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # Issue 16: a changed training setting reruns that training and everything computed from it (S3 starts
+    # from S1; fusions and evaluations read the checkpoints), and nothing else.
+    overlay = tmp_path / "lr.yaml"
+    overlay.write_text("training:\n  S1: {learning_rate: 2.0e-3}\n")
+    changed = _snakemake("-n", "all", "--configfile", "config/smoke.yaml", str(overlay), "--config",
+                         f"results_dir={results}", f"paper_dir={results}/paper")
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    jobs = _planned_jobs(changed.stdout)
+    assert {("train", "run=S1"), ("train", "run=S3")} <= jobs and ("train", "run=S2") not in jobs
+    assert {w for r, w in jobs if r == "fuse"} == {"fused=F1", "fused=F2"}
+    evaluated = {w for r, w in jobs if r.startswith("evaluate")}
+    assert any("model=S1" in w for w in evaluated) and any("model=F1" in w for w in evaluated)
+    assert not any("model=S2" in w or "model=base" in w for w in evaluated)
+
+
+def _planned_jobs(dry_run: str) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run plans."""
+    jobs, rule = set(), None
+    for line in dry_run.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+            jobs.add((rule, ""))
+        elif rule and line.strip().startswith("wildcards:"):
+            jobs.discard((rule, ""))
+            jobs.add((rule, line.split("wildcards:", 1)[1].strip()))
+    return jobs
 
 
 @pytest.mark.slow

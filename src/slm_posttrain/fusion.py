@@ -18,6 +18,8 @@ import json
 import shutil
 from pathlib import Path
 
+from .fingerprint import model_digest
+
 _MODEL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                 "chat_template.jinja", "special_tokens_map.json")
 
@@ -142,7 +144,10 @@ def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: 
             shutil.copy2(src / fname, tmp / fname)
     summary = {"method": method, "weights": {n: weights.get(n, 0.0) for n in model_dirs},
                "base": str(base_dir) if needs_base else None, "density": density if method == "ties" else None,
-               "models": {n: str(p) for n, p in model_dirs.items()}, "tensors": len(fused)}
+               "models": {n: str(p) for n, p in model_dirs.items()}, "tensors": len(fused),
+               # What the fused weights were computed from, by content (provenance; paths can be reused).
+               "model_sha256": {n: model_digest(p) for n, p in model_dirs.items()},
+               "base_sha256": model_digest(base_dir) if needs_base else None}
     (tmp / "fusion_summary.json").write_text(json.dumps(summary, indent=2))
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
