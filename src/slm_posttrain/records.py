@@ -28,23 +28,50 @@ def _parse_line(raw: bytes, required: tuple[str, ...]) -> tuple[dict | None, str
     return record, ""
 
 
-def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), quarantine: list | None = None) -> Iterator[dict]:
-    """Yield records of a JSONL file. A bad line (not UTF-8, invalid JSON, not an object, missing a
-    required field) raises DataError naming file:line, or, when a `quarantine` list is given, is
-    appended to it as {location, reason, line} and skipped."""
+def _split_line(raw: bytes) -> list[bytes]:
+    """One physical line as read up to b"\\n", without its ending. JSON never holds a raw CR inside a
+    string, so a line that still has CRs in it and does not parse whole came from a file with CR-only
+    (old Mac) endings: each CR-separated piece is then a line of its own."""
+    body = raw.rstrip(b"\r\n")
+    if b"\r" not in body:
+        return [body]
+    try:
+        json.loads(body)
+        return [body]  # CR as JSON whitespace between tokens
+    except ValueError:
+        return body.split(b"\r")
+
+
+def iter_jsonl_numbered(path: str | Path, required: tuple[str, ...] = (),
+                        quarantine: list | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, record) of a JSONL file; see `iter_jsonl`."""
     path = Path(path)
+    lineno = 0
     with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            record, reason = _parse_line(raw, required)
-            if record is not None:
-                yield record
-            elif quarantine is None:
-                raise DataError(f"{path}:{lineno}: {reason}")
-            else:
-                quarantine.append({"location": f"{path}:{lineno}", "reason": reason,
-                                   "line": raw.decode("utf-8", errors="replace")[:2000]})
+        for physical in fh:
+            if lineno == 0 and physical.startswith(b"\xef\xbb\xbf"):
+                physical = physical[3:]  # a UTF-8 byte-order mark (Windows editors write one)
+            for raw in _split_line(physical):
+                lineno += 1
+                if not raw.strip():
+                    continue
+                record, reason = _parse_line(raw, required)
+                if record is not None:
+                    yield lineno, record
+                elif quarantine is None:
+                    raise DataError(f"{path}:{lineno}: {reason}")
+                else:
+                    quarantine.append({"location": f"{path}:{lineno}", "reason": reason,
+                                       "line": raw.decode("utf-8", errors="replace")[:2000]})
+
+
+def iter_jsonl(path: str | Path, required: tuple[str, ...] = (), quarantine: list | None = None) -> Iterator[dict]:
+    """Yield records of a JSONL file (LF, CRLF or CR line endings, with or without a UTF-8 BOM). A
+    bad line (not UTF-8, invalid JSON, not an object, missing a required field) raises DataError
+    naming file:line, or, when a `quarantine` list is given, is appended to it as
+    {location, reason, line} and skipped."""
+    for _, record in iter_jsonl_numbered(path, required, quarantine):
+        yield record
 
 
 def chunked(items: Iterable, size: int) -> Iterator[list]:
@@ -84,7 +111,12 @@ class JsonlWriter:
         return self
 
     def write(self, record: dict) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        try:
+            self._fh.write(line)
+        except UnicodeEncodeError as err:  # a lone surrogate: no UTF-8 for it; say which record
+            raise DataError(f"{self.path}: record {record.get('id', self.count)!r} holds text that is not "
+                            f"valid Unicode ({err.reason} at {err.object[err.start:err.end]!r})") from None
         self.count += 1
 
     def __exit__(self, kind, value, tb) -> None:

@@ -2,46 +2,119 @@
 
 Schema of every raw record: id, source, lang, category, instruction, input, output
 (`output` is the source's original reply, "" where the source has none, e.g. unsafe-prompt sets).
+
+Rules for what a source holds (README, "Sources"):
+- text fields: a string is kept (lone surrogates become U+FFFD, control characters other than tab /
+  newline / CR are removed, both counted in `repaired`); null or a missing optional column is "";
+  a finite number becomes its decimal text (CSV-like dumps store "42" as a number); anything else
+  (a list, an object, a boolean) is never turned into text: the row is bad.
+- a bad row (unreadable line, not an object, missing instruction or conversation column, non-text
+  field) stops the run naming file and line, or, with `on_bad_line: quarantine`, is set aside in
+  raw.quarantine.jsonl with its location and reason and counted.
+- conversation styles (sharegpt: from/value, messages: role/content as OpenAI and TRL write it) give
+  the first user turn as instruction and the assistant turn right after it as output. System turns are
+  dropped (`system_turns: drop`, the default: the raw schema has no system field) or, with
+  `system_turns: prepend`, those before the first user turn are put before the instruction, a blank
+  line between.
+- a source that yields no record is a warning (log and raw.stats.json `warnings`); one that yields
+  fewer than its `min_records` is an error.
+Counts always add up: records_in = records_out + dropped (quarantined rows are a drop reason).
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import logging
+import math
+import numbers
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from .records import DataError, StageStats, iter_jsonl
-from .text import detect_lang
+from .records import DataError, StageStats, iter_jsonl_numbered
+from .text import REPAIRS, detect_lang, repair_text
+
+log = logging.getLogger(__name__)
 
 # Column names per well-known dataset style; a source's `columns` overrides any of them.
 STYLES = {
     "alpaca": {"instruction": "instruction", "input": "input", "output": "output"},   # Alpaca-GPT4, BELLE, school_math, COIG
     "dolly": {"instruction": "instruction", "input": "context", "output": "response"},
     "prompt": {"instruction": "prompt", "input": None, "output": None},                # garak/pyrit unsafe prompts
-    "sharegpt": {"conversations": "conversations"},                                    # ShareGPT, Camel converted
+    "sharegpt": {"conversations": "conversations", "role": "from", "content": "value"},  # ShareGPT, Camel converted
+    "messages": {"conversations": "messages", "role": "role", "content": "content"},   # OpenAI / TRL chat rows
 }
+USER_ROLES = ("human", "user")
+ASSISTANT_ROLES = ("gpt", "assistant", "chatgpt", "model", "bard", "bing")
+SYSTEM_ROLES = ("system", "developer")
+_FIRST_LOCATIONS = 20  # locations kept per repair kind in the stats
 
 
-def _iter_sharegpt_json(path: Path) -> Iterator[dict]:
-    """Yield objects of a top-level JSON array one by one, tolerating a file cut off mid-record
-    (the PyPI ShareGPT copy is truncated): whole objects before the cut are kept."""
-    text = path.read_text(encoding="utf-8")
+class BadRow(ValueError):
+    """A row that cannot become a record; the message is the reason."""
+
+
+class _TruncatedTail:
+    """Marker row: a JSON array cut off (or broken) from here to the end of the file."""
+
+    def __init__(self, reason: str = "no closing ]"):
+        self.reason = reason
+
+
+def _read_text(path: Path) -> str:
+    """A whole file as text: a UTF-8 BOM is skipped, undecodable bytes become lone surrogates that
+    `repair_text` then replaces (and counts) in the fields that hold them."""
+    return path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+
+
+def _iter_json_array(path: Path) -> Iterator[tuple[str, object]]:
+    """Yield (location, element) of a top-level JSON array one by one, tolerating a file cut off
+    mid-record (the PyPI ShareGPT copy is truncated): whole elements before the cut are kept, and
+    the cut is reported once as a _TruncatedTail row."""
+    text = _read_text(path)
+    start = len(text) - len(text.lstrip())
+    if start == len(text):
+        return  # empty file: no records (collect warns)
+    if text[start] != "[":
+        raise DataError(f"{path}: format json expects a top-level array of records, found {text[start]!r}")
     decoder = json.JSONDecoder()
-    pos = text.index("[") + 1
+    pos, index = start + 1, 0
     while True:
         while pos < len(text) and text[pos] in " \r\n\t,":
             pos += 1
-        if pos >= len(text) or text[pos] == "]":
+        if pos >= len(text):
+            yield f"{path}#{index}", _TruncatedTail()  # no closing bracket
+            return
+        if text[pos] == "]":
             return
         try:
             obj, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return  # truncated tail
-        yield obj
+        except json.JSONDecodeError as err:
+            yield f"{path}#{index}", _TruncatedTail(err.msg)
+            return
+        yield f"{path}#{index}", obj
+        index += 1
 
 
-def _iter_rows(source: dict, quarantine: list | None = None) -> Iterator[tuple[str, dict]]:
-    """Yield (location, row) for a source; location is 'file:line' or 'file#index' for errors."""
+def _iter_csv(path: Path) -> Iterator[tuple[str, dict]]:
+    """Rows of a CSV file with a header, every cell a string (no type guessing, so "001" stays
+    "001"); any line ending; quoted cells may span lines. The stdlib reader: pandas' C parser
+    rejects some cells (NUL) that the stdlib one reads."""
+    import io
+
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    try:
+        for i, row in enumerate(reader, start=1):
+            row.pop(None, None)  # cells beyond the header: no column to name them
+            yield f"{path}:row {i}", row
+    except csv.Error as err:
+        raise DataError(f"{path}:{reader.line_num}: unreadable CSV ({err})") from None
+
+
+def _iter_rows(source: dict, quarantine: list | None = None) -> Iterator[tuple[str, object]]:
+    """Yield (location, row) for a source; location is 'file:line' (JSONL), 'file:row N' (CSV) or
+    'file#index' (JSON array, parquet, hub) for errors."""
     if source.get("hf_id"):
         import datasets  # only where the machine reaches the hub
 
@@ -54,33 +127,94 @@ def _iter_rows(source: dict, quarantine: list | None = None) -> Iterator[tuple[s
         raise FileNotFoundError(f"source {source['name']!r}: {path} does not exist")
     fmt = source.get("format") or path.suffix.lstrip(".")
     if fmt == "jsonl":
-        for i, row in enumerate(iter_jsonl(path, quarantine=quarantine), start=1):
-            yield f"{path}#{i}", row
+        for lineno, row in iter_jsonl_numbered(path, quarantine=quarantine):
+            yield f"{path}:{lineno}", row
     elif fmt == "json":
-        rows = _iter_sharegpt_json(path)
-        for i, row in enumerate(rows):
-            yield f"{path}#{i}", row
-    elif fmt in ("csv", "parquet"):
+        yield from _iter_json_array(path)
+    elif fmt == "csv":
+        yield from _iter_csv(path)
+    elif fmt == "parquet":
         import pandas as pd
 
-        frame = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
-        for i, row in enumerate(frame.fillna("").to_dict("records")):
+        for i, row in enumerate(pd.read_parquet(path).to_dict("records")):
             yield f"{path}#{i}", row
     else:
         raise DataError(f"source {source['name']!r}: unknown format {fmt!r} for {path}")
 
 
-def _first_turns(conversations: list, where: str) -> tuple[str, str]:
-    if not isinstance(conversations, list):
-        raise DataError(f"{where}: 'conversations' is not a list")
-    human = next((t.get("value", "") for t in conversations if t.get("from") in ("human", "user")), "")
-    reply = ""
-    for i, turn in enumerate(conversations):
-        if turn.get("from") in ("human", "user"):
-            nxt = conversations[i + 1] if i + 1 < len(conversations) else {}
-            reply = nxt.get("value", "") if nxt.get("from") in ("gpt", "assistant", "chatgpt") else ""
-            break
-    return human, reply
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _as_text(value, field: str, repairs: list) -> str:
+    """A field's value as text by the module's rules; BadRow for a value that is not text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text, done = repair_text(value)
+        repairs.extend(done)
+        return text.strip()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_":
+        if isinstance(value, numbers.Integral):
+            return str(int(value))
+        if math.isnan(value):
+            return ""  # a missing cell in a parquet/pandas column
+        if math.isfinite(value):
+            return repr(float(value))
+    raise BadRow(f"field {field!r} is {_kind(value)}, not text")
+
+
+def _content(turn: dict, style: dict, i: int, repairs: list) -> str:
+    """A turn's text; OpenAI content parts ([{"type": "text", "text": ...}]) are joined as the API does."""
+    value = turn.get(style["content"])
+    if isinstance(value, list):
+        if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in value):
+            raise BadRow(f"field '{style['conversations']}[{i}].{style['content']}' is a list, not text "
+                         "(only OpenAI text parts are read)")
+        value = "".join(p["text"] for p in value)
+    return _as_text(value, f"{style['conversations']}[{i}].{style['content']}", repairs)
+
+
+def _first_exchange(row: dict, style: dict, system_turns: str, repairs: list) -> tuple[str, str]:
+    """(first user turn, the assistant turn right after it) of a conversation row."""
+    key = style["conversations"]
+    if key not in row:
+        raise BadRow(f"missing field {key!r}")
+    turns = row[key]
+    if not isinstance(turns, list):
+        raise BadRow(f"field {key!r} is {_kind(turns)}, not a list of turns")
+    system, instruction, output = [], None, ""
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict):
+            raise BadRow(f"{key}[{i}] is {_kind(turn)}, not an object")
+        role = turn.get(style["role"])
+        role = role if isinstance(role, str) else None
+        if role in SYSTEM_ROLES:
+            if instruction is None:
+                system.append(_content(turn, style, i, repairs))
+            continue
+        if instruction is None:
+            if role in USER_ROLES:
+                instruction = _content(turn, style, i, repairs)
+            continue
+        if role in ASSISTANT_ROLES:
+            output = _content(turn, style, i, repairs)
+        break  # only the turn right after the first user turn can be its reply
+    instruction = instruction or ""
+    if system_turns == "prepend" and instruction and any(system):
+        instruction = "\n\n".join([s for s in system if s] + [instruction])
+    return instruction, output
+
+
+def _fields(row: dict, style: dict, source: dict, repairs: list) -> tuple[str, str, str]:
+    """(instruction, input, output) of one row; BadRow when the row cannot give them."""
+    if "conversations" in style:
+        instruction, output = _first_exchange(row, style, source.get("system_turns", "drop"), repairs)
+        return instruction, "", output
+    if style["instruction"] not in row:
+        raise BadRow(f"missing field {style['instruction']!r}")
+    return tuple(_as_text(row.get(style[f]), style[f], repairs) if style.get(f) else ""
+                 for f in ("instruction", "input", "output"))
 
 
 # A record longer than this (instruction + input + reply, in characters) is dropped as too_long unless
@@ -89,32 +223,54 @@ def _first_turns(conversations: list, where: str) -> tuple[str, str]:
 DEFAULT_MAX_CHARS = 32_000
 
 
+def _row_text(row) -> str:
+    """A bad row as quarantine text: ASCII-escaped JSON, so even lone surrogates can be written."""
+    return json.dumps(row, ensure_ascii=True, default=repr)[:2000]
+
+
 def normalize_source(source: dict, stats: StageStats, quarantine: list | None = None) -> Iterator[dict]:
     """Yield normalized records of one source, counting what it drops and why. With
-    `on_bad_line: quarantine`, unreadable lines and rows missing the instruction column go to the
-    quarantine list (counted) instead of stopping the run."""
+    `on_bad_line: quarantine`, bad rows go to the quarantine list (counted) instead of stopping the run."""
     style = dict(STYLES[source.get("style", "alpaca")])
     style.update(source.get("columns") or {})
     max_chars = source.get("max_chars", DEFAULT_MAX_CHARS)
     limit = source.get("limit", 0)
     kept = 0
     own_quarantine = [] if source.get("on_bad_line") == "quarantine" else None
+    repaired = stats.details.setdefault("repaired", {})
+
+    def bad(where: str, reason: str, row) -> None:
+        if own_quarantine is None:
+            raise DataError(f"{where}: {reason} (source {source['name']!r})")
+        own_quarantine.append({"location": where, "reason": reason, "line": _row_text(row)})
+
     for where, row in _iter_rows(source, own_quarantine):
-        if "conversations" not in style and style["instruction"] not in row:
-            if own_quarantine is None:
-                raise DataError(f"{where}: missing field {style['instruction']!r} (source {source['name']!r})")
-            own_quarantine.append({"location": where, "reason": f"missing field {style['instruction']!r}",
-                                   "line": json.dumps(row, ensure_ascii=False, default=str)[:2000]})
+        if isinstance(row, _TruncatedTail):  # tolerated in either mode: whole records before it are kept
+            stats.records_in += 1
+            message = f"{where}: JSON array cut off or broken here ({row.reason}); rest of the file skipped"
+            stats.details.setdefault("warnings", []).append(message)
+            log.warning(message)
+            if own_quarantine is not None:
+                stats.records_in -= 1  # counted with the quarantine below
+                own_quarantine.append({"location": where, "reason": "truncated JSON array", "line": ""})
+            else:
+                stats.drop("truncated_json_tail")
+            continue
+        if not isinstance(row, dict):
+            bad(where, f"expected a JSON object, got {type(row).__name__}", row)
+            continue
+        repairs: list[str] = []
+        try:
+            instruction, input_text, output = _fields(row, style, source, repairs)
+        except BadRow as err:
+            bad(where, str(err), row)
             continue
         stats.records_in += 1
-        if "conversations" in style:
-            instruction, output = _first_turns(row.get(style["conversations"]), where)
-            input_text = ""
-        else:
-            instruction = row.get(style["instruction"]) or ""
-            input_text = row.get(style["input"], "") if style.get("input") else ""
-            output = row.get(style["output"], "") if style.get("output") else ""
-        instruction, input_text, output = (str(x or "").strip() for x in (instruction, input_text, output))
+        for kind in dict.fromkeys(repairs):
+            entry = repaired.setdefault(kind, {"what": REPAIRS[kind], "records": 0, "first": []})
+            entry["records"] += 1
+            if len(entry["first"]) < _FIRST_LOCATIONS:
+                entry["first"].append(where)
         if not instruction:
             stats.drop("empty_instruction")
             continue
@@ -135,21 +291,38 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
         if limit and kept >= limit:
             stats.details.setdefault("truncated_at_limit", []).append(source["name"])
             break
+    if not repaired:
+        stats.details.pop("repaired")
     if own_quarantine:
         stats.records_in += len(own_quarantine)
         stats.drop("quarantined", len(own_quarantine))
+        reasons = stats.details.setdefault("quarantine_reasons", {})
+        for reason, n in Counter(q["reason"].split(" (")[0] for q in own_quarantine).items():
+            reasons[reason] = reasons.get(reason, 0) + n
         if quarantine is not None:
             quarantine.extend({"source": source["name"], **q} for q in own_quarantine)
+    where = source.get("path") or source.get("hf_id")
+    if kept == 0:
+        message = f"source {source['name']!r} ({where}) yielded no records"
+        stats.details.setdefault("warnings", []).append(message)
+        log.warning(message)
+    if kept < source.get("min_records", 0):
+        raise DataError(f"source {source['name']!r} ({where}): {kept} records kept, "
+                        f"fewer than its min_records {source['min_records']}")
 
 
 def collect(sources: list[dict], stats: StageStats, quarantine: list | None = None) -> Iterator[dict]:
     per_source = {}
     for source in sources:
-        before = stats.records_in
+        before_in, before_dropped = stats.records_in, sum(stats.dropped.values())
         n = 0
         for record in normalize_source(source, stats, quarantine):
             n += 1
             stats.records_out += 1
             yield record
-        per_source[source["name"]] = {"read": stats.records_in - before, "kept": n}
+        read = stats.records_in - before_in
+        per_source[source["name"]] = {"read": read, "kept": n,
+                                      "dropped": sum(stats.dropped.values()) - before_dropped}
     stats.details["per_source"] = per_source
+    if stats.records_in != stats.records_out + sum(stats.dropped.values()):  # a bug here, not in the data
+        raise AssertionError(f"raw counts do not add up: {stats.as_dict()}")

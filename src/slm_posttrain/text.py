@@ -22,3 +22,26 @@ def detect_lang(text: str) -> str:
 def user_prompt(instruction: str, input_text: str = "") -> str:
     """The user turn built from an instruction and its optional input (alpaca convention)."""
     return f"{instruction}\n\n{input_text}".strip() if input_text else instruction.strip()
+
+
+# Code points no UTF-8 file can hold (lone surrogates: an escaped "\ud800" in JSON, or the stand-ins
+# for undecodable bytes) and control characters other than tab / newline / carriage return (NUL and
+# friends in scraped dumps): never useful training text, and the first kind cannot even be written.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+REPAIRS = {
+    "lone_surrogate": "lone surrogate (or undecodable byte) replaced by U+FFFD",
+    "control_character": "control character removed",
+}
+
+
+def repair_text(text: str) -> tuple[str, list[str]]:
+    """`text` made safe to write as UTF-8, and the names (keys of REPAIRS) of what was repaired."""
+    repairs = []
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+        repairs.append("lone_surrogate")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+        repairs.append("control_character")
+    return text, repairs
