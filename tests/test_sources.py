@@ -136,7 +136,7 @@ def test_utf8_bom_is_read_in_every_format(tmp_path):
     array.write_text(bom + json.dumps([{"conversations": [{"from": "human", "value": "q"}]}]), encoding="utf-8")
     table = tmp_path / "b.csv"
     table.write_text(bom + "instruction,output\nthird,x\n", encoding="utf-8")
-    rows, stats, quarantine = _raw(tmp_path, [
+    rows, _, quarantine = _raw(tmp_path, [
         {"name": "j", "path": str(jsonl), "on_bad_line": "quarantine"},
         {"name": "a", "path": str(array), "style": "sharegpt", "on_bad_line": "quarantine"},
         {"name": "c", "path": str(table), "on_bad_line": "quarantine"}])
@@ -211,7 +211,7 @@ def test_line_endings_crlf_and_cr_only(tmp_path):
     for name, sep in (("crlf", "\r\n"), ("cr", "\r")):
         path = tmp_path / f"{name}.jsonl"
         path.write_bytes(sep.join(lines).encode() + b"\r")
-        rows, stats, _ = _raw(tmp_path, [{"name": name, "path": str(path)}])
+        rows, _, _ = _raw(tmp_path, [{"name": name, "path": str(path)}])
         assert [r["instruction"] for r in rows] == ["q0", "q1", "q2"]
 
 
