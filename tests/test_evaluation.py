@@ -5,8 +5,8 @@ import json
 import pytest
 
 from slm_posttrain import benchmarks as B
-from slm_posttrain.evaluation import (LETTERS, _humaneval_results, evaluate, extract_choice, extract_number,
-                                      task_configs)
+from slm_posttrain import chat_protocol
+from slm_posttrain.evaluation import _humaneval_results, evaluate, extract_number, task_configs
 from conftest import BENCH
 
 
@@ -19,20 +19,7 @@ def test_extract_number_reads_every_gsm8k_reference_solution():
     assert extract_number("no number here") is None
 
 
-@pytest.mark.parametrize("name,path", [("mmlu", "mmlu/mmlu.zip"), ("cmmlu", "cmmlu/cmmlu.zip"), ("ceval", "ceval/ceval.zip")])
-def test_extract_choice_on_real_rows(name, path):
-    rows = B.stratified_sample(B.load_benchmark(name, {"path": str(BENCH / path)}), 50, seed=0)
-    for row in rows:
-        letter = LETTERS[row["answer"]]
-        text = row["choices"][row["answer"]]
-        assert extract_choice(f"The answer is {letter}. {text}") == letter
-        assert extract_choice(f"答案是{letter}。因为{text}") == letter
-        assert extract_choice(f"({letter})") == letter
-    assert extract_choice("A is wrong here; the answer is (C)") == "C"
-    assert extract_choice("I am not sure") is None
-
-
-def test_humaneval_chat_answer_in_a_fence_is_scored(monkeypatch):
+def test_humaneval_completion_in_a_fence_is_scored(monkeypatch):
     monkeypatch.setenv("SLM_ALLOW_CODE_EXECUTION", "1")
     problem = B.load_humaneval(BENCH / "HumanEval/HumanEval.jsonl")[2]
     score = _humaneval_results(10.0)
@@ -43,18 +30,34 @@ def test_humaneval_chat_answer_in_a_fence_is_scored(monkeypatch):
 
 
 def test_protocols_build_different_tasks(tmp_path):
-    settings = {"benchmarks": {"mmlu": {}, "gsm8k": {"num_fewshot": 4}, "humaneval": {}}}
+    settings = {"benchmarks": {"mmlu": {}, "ceval": {}, "gsm8k": {"num_fewshot": 4}, "humaneval": {"max_gen_toks": 64}}}
     standard = {t["task"]: t for t in task_configs(tmp_path, settings)}
     chat = {t["task"]: t for t in task_configs(tmp_path, {**settings, "protocol": "chat"})}
     assert standard["slm_mmlu"]["output_type"] == "multiple_choice"
-    assert chat["slm_mmlu"]["output_type"] == "generate_until" and chat["slm_mmlu"]["num_fewshot"] == 0
-    assert chat["slm_gsm8k"]["num_fewshot"] == 4 and chat["slm_gsm8k"]["doc_to_target"] == "{{answer}}"
-    assert "code block" in chat["slm_humaneval"]["doc_to_text"]
+    row = {"question": "Q?", "choices": ["w", "x", "y", "z"], "answer": 0, "target": "3",
+           "prompt": 'def f(a):\n    """Do it."""\n', "entry_point": "f"}
+    for name, build in (("mmlu", chat_protocol.mmlu_prompt), ("ceval", chat_protocol.ceval_prompt),
+                        ("gsm8k", chat_protocol.gsm8k_prompt), ("humaneval", chat_protocol.humaneval_prompt)):
+        task = chat[f"slm_{name}"]
+        # one user turn (no lm-eval few-shot turns), greedy, stop only at the end of the turn
+        assert task["output_type"] == "generate_until" and task["num_fewshot"] == 0
+        assert task["doc_to_text"](row) == build(row)
+        assert task["generation_kwargs"]["until"] == [] and task["generation_kwargs"]["do_sample"] is False
+        assert task["generation_kwargs"]["repetition_penalty"] == 1.0
+    assert chat["slm_mmlu"]["generation_kwargs"]["max_gen_toks"] == 1000  # the author's max_new_tokens
+    assert chat["slm_humaneval"]["generation_kwargs"]["max_gen_toks"] == 64
+    assert chat["slm_gsm8k"]["doc_to_text"](row).startswith(chat_protocol.GSM8K_EXEMPLARS)
+    zero_shot = task_configs(tmp_path, {"protocol": "chat", "benchmarks": {"gsm8k": {"num_fewshot": 0}}})[0]
+    assert zero_shot["doc_to_text"](row) == "Q?"
+    with pytest.raises(ValueError, match="0 or 4"):
+        task_configs(tmp_path, {"protocol": "chat", "benchmarks": {"gsm8k": {"num_fewshot": 8}}})
+    with pytest.raises(ValueError, match="protocol"):
+        task_configs(tmp_path, {"protocol": "chat_v2", "benchmarks": {"mmlu": {}}})
 
 
 @pytest.mark.parametrize("protocol", ["loglikelihood", "chat"])
 def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
-    specs = {"mmlu": "mmlu/mmlu.zip", "cmmlu": "cmmlu/cmmlu.zip", "gsm8k": "gsm8k/test.jsonl",
+    specs = {"mmlu": "mmlu/mmlu.zip", "cmmlu": "cmmlu/cmmlu.zip", "ceval": "ceval/ceval.zip", "gsm8k": "gsm8k/test.jsonl",
              "humaneval": "HumanEval/HumanEval.jsonl"}
     for name, path in specs.items():
         rows = B.load_benchmark(name, {"path": str(BENCH / path)})
@@ -63,4 +66,7 @@ def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
                                             "protocol": protocol, "allow_code_execution": True, "batch_size": 4})
     assert set(result["scores"]) == set(specs)
     assert all(0.0 <= s["value"] <= 1.0 and s["n"] == 3 for s in result["scores"].values())
+    if protocol == "chat":  # the author's aggregation, and how often the closest-option fallback decided
+        assert result["scores"]["ceval"]["aggregation"].startswith("macro")
+        assert all(0.0 <= result["scores"][n]["fuzzy_fallback"] <= 1.0 for n in ("mmlu", "cmmlu", "ceval"))
     json.dumps(result, default=str)

@@ -9,35 +9,20 @@ import json
 import re
 from pathlib import Path
 
+from . import chat_protocol
 from .sandbox import check_humaneval
 
 MC_PROMPT = {
     "en": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:",
     "zh": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n答案：",
 }
-# The paper's chat protocol: zero-shot, chat template, greedy generation, answer read from the text.
-MC_CHAT_PROMPT = {
-    "en": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n"
-          "Answer with the letter of the correct option.",
-    "zh": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n"
-          "请直接给出正确选项的字母。",
-}
-GSM8K_CHAT_PROMPT = "{{question}}\nSolve it step by step and end with \"The answer is N.\""
-HUMANEVAL_CHAT_PROMPT = "Complete the following Python function. Reply with the whole function in a code block.\n\n{{prompt}}"
 BENCH_LANG = {"mmlu": "en", "cmmlu": "zh", "ceval": "zh"}
 HUMANEVAL_STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n```"]
 LETTERS = "ABCD"
+PROTOCOLS = ("loglikelihood", "chat")
+METRIC_OF = {"mmlu": "acc", "cmmlu": "acc", "ceval": "acc", "gsm8k": "exact_match", "humaneval": "pass@1"}
 
-_ANSWER_LETTER = re.compile(r"(?:answer|答案|选项|选择)\s*(?:is|是|为|应该是|应选)?\s*[:：]?\s*[\(（]?([A-D])(?![A-Za-z])", re.I)
-_LONE_LETTER = re.compile(r"(?<![A-Za-z])([A-D])(?![A-Za-z])")
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
-
-
-def extract_choice(text: str) -> str | None:
-    """The option letter a free-form answer gives: after 'answer is' / '答案是' if present, else the first
-    standalone A-D."""
-    match = _ANSWER_LETTER.search(text) or _LONE_LETTER.search(text)
-    return match.group(1).upper() if match else None
 
 
 def _as_number(token: str) -> float | None:
@@ -58,10 +43,6 @@ def extract_number(text: str) -> float | None:
     return _as_number(found[-1]) if found else None
 
 
-def _choice_results(doc, results):
-    return {"acc": float(extract_choice(results[0]) == LETTERS[int(doc["answer"])])}
-
-
 def _gsm8k_results(doc, results):
     predicted, expected = extract_number(results[0]), _as_number(doc["target"])
     return {"exact_match": float(predicted is not None and expected is not None and abs(predicted - expected) < 1e-6)}
@@ -74,8 +55,8 @@ def _data_kwargs(path: Path) -> dict:
 def _humaneval_results(timeout: float):
     def process_results(doc, results):
         completion = results[0]
-        # A chat model may answer with a whole fenced function; keep the body after the prompt if so.
-        fenced = re.search(r"```(?:python)?\n(.*?)(?:```|$)", completion, re.S)
+        # A model may answer with a whole fenced function; keep the body after the prompt if so.
+        fenced = re.search(r"```(?:python)?\n(.*?)(?:```|$)", completion, re.DOTALL)
         if fenced:
             code = fenced.group(1)
             completion = code[len(doc["prompt"]):] if code.startswith(doc["prompt"]) else "\n" + code
@@ -83,26 +64,70 @@ def _humaneval_results(timeout: float):
     return process_results
 
 
-def _mean(metric: str) -> list[dict]:
-    return [{"metric": metric, "aggregation": "mean", "higher_is_better": True}]
+def _mean(*metrics: str) -> list[dict]:
+    return [{"metric": metric, "aggregation": "mean", "higher_is_better": True} for metric in metrics]
+
+
+# ---- protocol "chat": the author's released scripts (chat_protocol.py); lm-eval only generates.
+
+def _chat_choice_results(name: str):
+    def process_results(doc, results):
+        letter, how = chat_protocol.extract_choice(name, results[0], doc)
+        # fuzzy_fallback: the share of replies no pattern read, where the closest option was taken.
+        return {"acc": float(letter == LETTERS[int(doc["answer"])]), "fuzzy_fallback": float(how == "fuzzy")}
+    return process_results
+
+
+def _chat_gsm8k_results(doc, results):
+    return {"exact_match": float(chat_protocol.gsm8k_correct(results[0], doc["answer"]))}
+
+
+def _chat_humaneval_results(timeout: float):
+    def process_results(doc, results):
+        body = chat_protocol.extract_code(results[0], doc["entry_point"])
+        return {"pass@1": float(check_humaneval(doc, body, timeout=timeout)["passed"])}
+    return process_results
+
+
+def _chat_task(name: str, spec: dict, settings: dict) -> dict:
+    """One user turn (the chat template is applied by lm-eval), greedy, no repetition penalty (the scripts
+    reset the model's), stop only at the end of the turn (lm-eval adds the tokenizer's EOS to `until`)."""
+    gen = {"until": [], "do_sample": False, "repetition_penalty": 1.0,
+           "max_gen_toks": int(spec.get("max_gen_toks", chat_protocol.MAX_NEW_TOKENS))}
+    task = {"output_type": "generate_until", "num_fewshot": 0, "generation_kwargs": gen, "target_delimiter": ""}
+    if name in BENCH_LANG:
+        task.update(doc_to_text=chat_protocol.ceval_prompt if name == "ceval" else chat_protocol.mmlu_prompt,
+                    doc_to_target="{{['A', 'B', 'C', 'D'][answer]}}", process_results=_chat_choice_results(name),
+                    metric_list=_mean("acc", "fuzzy_fallback"))
+    elif name == "gsm8k":
+        shots = int(spec.get("num_fewshot", chat_protocol.GSM8K_SHOTS))
+        chat_protocol.gsm8k_prompt({"question": ""}, shots)  # rejects a count the protocol does not have
+        task.update(doc_to_text=lambda doc: chat_protocol.gsm8k_prompt(doc, shots), doc_to_target="{{target}}",
+                    process_results=_chat_gsm8k_results, metric_list=_mean("exact_match"))
+    elif name == "humaneval":
+        task.update(doc_to_text=chat_protocol.humaneval_prompt, doc_to_target="{{task_id}}",
+                    process_results=_chat_humaneval_results(float(settings.get("code_timeout", 10))),
+                    metric_list=_mean("pass@1"))
+    else:
+        raise ValueError(f"unknown benchmark {name!r}")
+    return task
 
 
 def task_configs(data_dir: Path, settings: dict) -> list[dict]:
     """lm-eval task configs for settings['benchmarks'] under settings['protocol']:
     'loglikelihood' (lm-eval's standard: option log-likelihoods, few-shot text completion) or
-    'chat' (the paper's: chat template, zero-shot greedy generation, answer extraction; gsm8k few-shot
-    as chat turns)."""
-    chat = settings.get("protocol", "loglikelihood") == "chat"
+    'chat' (the paper author's released scripts: chat template, one user turn, greedy generation up to
+    1000 new tokens, answers read from the text; see chat_protocol.py)."""
+    protocol = settings.get("protocol", "loglikelihood")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"evaluation.protocol must be one of {PROTOCOLS}, got {protocol!r}")
     tasks = []
     for name, spec in settings["benchmarks"].items():
         path = data_dir / f"{name}.jsonl"
         base = {"task": f"slm_{name}", **_data_kwargs(path), "num_fewshot": int(spec.get("num_fewshot", 0))}
         gen = {"do_sample": False, "max_gen_toks": int(spec.get("max_gen_toks", 256))}
-        if name in BENCH_LANG and chat:
-            base.update(output_type="generate_until", doc_to_text=MC_CHAT_PROMPT[BENCH_LANG[name]],
-                        doc_to_target="{{['A', 'B', 'C', 'D'][answer]}}", num_fewshot=0,
-                        generation_kwargs={**gen, "until": ["\n\n"], "max_gen_toks": int(spec.get("max_gen_toks", 32))},
-                        process_results=_choice_results, metric_list=_mean("acc"))
+        if protocol == "chat":
+            base.update(_chat_task(name, spec, settings))
         elif name in BENCH_LANG:
             base.update(output_type="multiple_choice", doc_to_text=MC_PROMPT[BENCH_LANG[name]],
                         doc_to_choice=list(LETTERS), doc_to_target="answer", metric_list=_mean("acc"))
@@ -111,16 +136,16 @@ def task_configs(data_dir: Path, settings: dict) -> list[dict]:
         elif name == "gsm8k":
             # Few-shot exemplars show the whole worked solution; the score compares final numbers.
             base.update(output_type="generate_until", doc_to_target="{{answer}}", target_delimiter=" ",
-                        doc_to_text=GSM8K_CHAT_PROMPT if chat else "Question: {{question}}\nAnswer:",
+                        doc_to_text="Question: {{question}}\nAnswer:",
                         generation_kwargs={**gen, "until": ["Question:", "\n\n\n"]},
                         process_results=_gsm8k_results, metric_list=_mean("exact_match"))
             if base["num_fewshot"]:
                 base["dataset_kwargs"]["data_files"]["train"] = str(data_dir / "gsm8k_fewshot.jsonl")
                 base.update(fewshot_split="train", fewshot_config={"sampler": "first_n"}, fewshot_delimiter="\n\n")
         elif name == "humaneval":
-            base.update(output_type="generate_until", doc_to_text=HUMANEVAL_CHAT_PROMPT if chat else "{{prompt}}",
+            base.update(output_type="generate_until", doc_to_text="{{prompt}}",
                         doc_to_target="{{task_id}}", target_delimiter="", num_fewshot=0,
-                        generation_kwargs={**gen, "until": ["\n```\n"] if chat else HUMANEVAL_STOP},
+                        generation_kwargs={**gen, "until": HUMANEVAL_STOP},
                         process_results=_humaneval_results(float(settings.get("code_timeout", 10))),
                         metric_list=_mean("pass@1"))
         else:
@@ -140,26 +165,37 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
         os.environ["SLM_ALLOW_CODE_EXECUTION"] = "1"
     data_dir = Path(data_dir)
     tasks = task_configs(data_dir, settings)
+    chat = settings.get("protocol", "loglikelihood") == "chat"
+    model_args = {"pretrained": str(model_dir), "dtype": settings.get("dtype", "float32"), "trust_remote_code": False}
+    if settings.get("max_length") or not chat:
+        model_args["max_length"] = int(settings.get("max_length", 2048))
+    # else the model's own context length: a 4-shot GSM8K prompt plus 1000 new tokens outgrows 2048, and
+    # lm-eval would cut the prompt's start.
     results = lm_eval.simple_evaluate(
-        model="hf",
-        model_args={"pretrained": str(model_dir), "dtype": settings.get("dtype", "float32"),
-                    "trust_remote_code": False, "max_length": int(settings.get("max_length", 2048))},
+        model="hf", model_args=model_args,
         device=settings.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"),
-        tasks=tasks, batch_size=settings.get("batch_size", 8), apply_chat_template=bool(settings.get("apply_chat_template") or settings.get("protocol") == "chat"),
+        tasks=tasks, batch_size=settings.get("batch_size", 8),
+        apply_chat_template=bool(settings.get("apply_chat_template") or chat),
         random_seed=settings.get("seed", 0), numpy_random_seed=settings.get("seed", 0),
         torch_random_seed=settings.get("seed", 0), fewshot_random_seed=settings.get("seed", 0),
-        log_samples=False, confirm_run_unsafe_code=bool(settings.get("allow_code_execution")),
+        log_samples=chat, confirm_run_unsafe_code=bool(settings.get("allow_code_execution")),
     )
-    metric_of = {"mmlu": "acc", "cmmlu": "acc", "ceval": "acc", "gsm8k": "exact_match", "humaneval": "pass@1"}
     summary = {}
     for name in settings["benchmarks"]:
         task_result = results["results"][f"slm_{name}"]
-        metric = metric_of[name]
+        metric = METRIC_OF[name]
         key = next(k for k in task_result if k.split(",")[0] == metric and "stderr" not in k)
         stderr_key = key.replace(metric, f"{metric}_stderr", 1)
         summary[name] = {"metric": metric, "value": float(task_result[key]),
                          "stderr": task_result.get(stderr_key) if isinstance(task_result.get(stderr_key), float) else None,
                          "n": int(results["n-samples"][f"slm_{name}"]["effective"])}
+        if chat:  # the headline as the author's script aggregates it (C-Eval: macro over subjects, ...)
+            samples = results["samples"][f"slm_{name}"]
+            summary[name].update(chat_protocol.aggregate(name, [s["doc"].get("subject") for s in samples],
+                                                         [s[metric] for s in samples]))
+            fuzzy = next((v for k, v in task_result.items() if k.split(",")[0] == "fuzzy_fallback"), None)
+            if fuzzy is not None:
+                summary[name]["fuzzy_fallback"] = float(fuzzy)
     return {"model": str(model_dir), "scores": summary,
             "lm_eval_version": results.get("lm_eval_version"), "settings": {k: v for k, v in settings.items()}}
 
