@@ -30,8 +30,9 @@ rule dedup:
         duplicates=f"{R}/data/duplicates.jsonl",
         stats=f"{R}/data/deduped.stats.json",
     params:
-        k=config["dedup"].get("k", 3),
-        char_ngram=config["dedup"].get("char_ngram", 2),
+        k=config["dedup"].get("k", 6),
+        char_ngram=config["dedup"].get("char_ngram", 1),
+        normalize=config["dedup"].get("normalize", {}),
     log:
         f"{R}/logs/dedup.log",
     conda:

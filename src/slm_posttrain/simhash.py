@@ -376,9 +376,12 @@ def deduplicate_brute_force(records: list[dict], k: int = 3, char_ngram: int = 2
 
 
 def deduplicate_twopass(read: Callable[[], Iterable[dict]], k: int = 3, char_ngram: int = 2,
-                        chunk: int = 100_000) -> Iterator[tuple[dict, str | None]]:
+                        chunk: int = 100_000, prepare: Callable[[list[str]], list[str]] | None = None,
+                        ) -> Iterator[tuple[dict, str | None]]:
     """`deduplicate` for inputs too large to hold: pass 1 keeps only fingerprints and ids (8 bytes +
-    an id per record), pass 2 re-reads the records and yields them with their verdicts."""
+    an id per record), pass 2 re-reads the records and yields them with their verdicts. `prepare`
+    maps a chunk of texts to what is fingerprinted (normalize.normalize_many); records are untouched."""
+    prepare = prepare or (lambda texts: texts)
     ids: list[str] = []
     parts = []
     texts: list[str] = []
@@ -386,9 +389,9 @@ def deduplicate_twopass(read: Callable[[], Iterable[dict]], k: int = 3, char_ngr
         ids.append(record["id"])
         texts.append(dedup_text(record))
         if len(texts) >= chunk:
-            parts.append(fingerprints(texts, char_ngram))
+            parts.append(fingerprints(prepare(texts), char_ngram))
             texts = []
-    parts.append(fingerprints(texts, char_ngram))
+    parts.append(fingerprints(prepare(texts), char_ngram))
     dup_of = near_duplicates(np.concatenate(parts), k)
     for i, record in enumerate(read()):
         yield record, (ids[dup_of[i]] if dup_of[i] >= 0 else None)
