@@ -2,8 +2,12 @@
 #   snakemake --cores all results/tables/table4_4.csv
 import os
 import re
+import sys
 
 from snakemake.utils import min_version, validate
+
+sys.path.insert(0, f"{workflow.basedir}/src")
+from slm_posttrain import runspec  # noqa: E402  (this checkout's package, importable without installation)
 
 min_version("9.0")
 
@@ -22,15 +26,15 @@ STREAM_CHUNK = config.get("stream_chunk", 256)
 TRAIN_GPUS = max(1, int(config.get("training_launch", {}).get("num_processes", 1)))
 FUSED = list(config["fusion"])
 SWEEP = config.get("lr_sweep") or {}
-# Learning-rate sweep (paper section 4.6): copies of one training run that differ only in lr.
-SWEEP_RUNS = {f"{SWEEP['run']}_lr{lr:g}": lr for lr in SWEEP.get("learning_rates", [])}
+# Learning-rate sweep (paper section 4.6): copies of one training run that differ in lr (and, where a
+# point says so, in its other settings such as the batch).
+SWEEP_RUNS = runspec.sweep_runs(config)
 TRAIN_RUNS = [*config["training"], *SWEEP_RUNS]
 
 
 def run_spec(run):
-    if run in SWEEP_RUNS:
-        return {**config["training"][SWEEP["run"]], "learning_rate": SWEEP_RUNS[run]}
-    return config["training"][run]
+    """A run's effective training spec: training_defaults updated by the run's own values."""
+    return runspec.run_spec(config, run)
 
 if config.get("offline", True):
     # No job may reach for the hub: everything comes from local files and PyPI wheels.

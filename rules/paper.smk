@@ -25,7 +25,7 @@ rule table:
 
 rule loss_figure_sft:
     input:
-        [f"{R}/checkpoints/{run}" for run, spec in config["training"].items() if spec["kind"] == "sft"],
+        [f"{R}/checkpoints/{run}" for run in config["training"] if run_spec(run)["kind"] == "sft"],
     output:
         report(f"{P}/figures/figure4_2.png", caption="../report/figure4_2.rst", category="Figures"),
     params:
@@ -38,7 +38,7 @@ rule loss_figure_sft:
 
 rule loss_figure_kto:
     input:
-        [f"{R}/checkpoints/{run}" for run, spec in config["training"].items() if spec["kind"] == "kto"],
+        [f"{R}/checkpoints/{run}" for run in config["training"] if run_spec(run)["kind"] == "kto"],
     output:
         report(f"{P}/figures/figure4_4.png", caption="../report/figure4_4.rst", category="Figures"),
     params:
@@ -68,7 +68,7 @@ rule sweep_score_figure:
     output:
         report(f"{P}/figures/figure4_7.png", caption="../report/figure4_7.rst", category="Figures"),
     params:
-        learning_rates=SWEEP_RUNS,
+        learning_rates={run: point["learning_rate"] for run, point in SWEEP_RUNS.items()},
     conda:
         "../envs/data.yaml"
     script:

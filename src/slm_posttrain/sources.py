@@ -118,7 +118,8 @@ def _iter_rows(source: dict, quarantine: list | None = None) -> Iterator[tuple[s
     if source.get("hf_id"):
         import datasets  # only where the machine reaches the hub
 
-        ds = datasets.load_dataset(source["hf_id"], source.get("hf_config"), split=source.get("split", "train"))
+        ds = datasets.load_dataset(source["hf_id"], source.get("hf_config"), data_files=source.get("data_files"),
+                                   split=source.get("split", "train"))
         for i, row in enumerate(ds):
             yield f"{source['hf_id']}#{i}", row
         return

@@ -11,8 +11,8 @@ logger = logging.getLogger(__name__)
 
 # Keys of a config `training.<stage>` block passed straight to SFTConfig / KTOConfig.
 _COMMON_ARGS = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
-                "max_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "seed", "logging_steps",
-                "save_steps", "max_length", "bf16", "gradient_checkpointing")
+                "max_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "seed",
+                "logging_steps", "save_steps", "max_length", "bf16", "gradient_checkpointing")
 _KTO_ARGS = ("beta", "desirable_weight", "undesirable_weight")
 
 

@@ -1,0 +1,30 @@
+"""A training run's effective spec: what the Snakefile hands the train rule, in one place for the tests."""
+
+from __future__ import annotations
+
+REQUIRED = ("kind", "learning_rate")
+
+
+def sweep_runs(config: dict) -> dict[str, dict]:
+    """Learning-rate sweep copies (paper section 4.6): run name -> the sweep point's own settings
+    (a bare number in `lr_sweep.learning_rates` is {learning_rate: number})."""
+    sweep = config.get("lr_sweep") or {}
+    points = [p if isinstance(p, dict) else {"learning_rate": p} for p in sweep.get("learning_rates", [])]
+    return {f"{sweep['run']}_lr{p['learning_rate']:g}": p for p in points}
+
+
+def run_spec(config: dict, run: str) -> dict:
+    """training_defaults updated by the run's own values (a sweep copy: its base run's, then the point's).
+
+    An overlay config (paper.yaml over config.yaml) merges key by key, so a default the overlay does not
+    set is the demo's: overlays that mean other values set every key (tests/test_paper_config.py)."""
+    sweeps = sweep_runs(config)
+    if run in sweeps:
+        own = {**config["training"][config["lr_sweep"]["run"]], **sweeps[run]}
+    else:
+        own = config["training"][run]
+    spec = {**(config.get("training_defaults") or {}), **own}
+    missing = [key for key in REQUIRED if key not in spec]
+    if missing:
+        raise ValueError(f"training run {run}: no {', '.join(missing)} in training.{run} or training_defaults")
+    return spec
