@@ -2,7 +2,7 @@
 from slm_posttrain.provenance import sha256_file, table_provenance
 from slm_posttrain.records import write_json
 from slm_posttrain.runtime import setup
-from slm_posttrain.tables import build_table, load_reference, load_results, write_renderings
+from slm_posttrain.tables import build_table, load_reference, load_results, reference_notes, write_renderings
 
 smk = snakemake  # noqa: F821
 log = setup(smk, "table")
@@ -10,12 +10,13 @@ spec = smk.params.spec
 needed = ["base", *spec["models"]]
 paths = {m: smk.params.results[m] for m in needed}
 results = load_results(paths)
-reference, source = load_reference(smk.params.reference)
-frame = build_table(results, spec["models"], reference=reference)
+reference = load_reference(smk.params.reference)
+frame = build_table(results, spec["models"], reference=reference.scores, missing=reference.missing)
 frame.to_csv(smk.output.csv, index=False)
 provenance = table_provenance(frame, results, paths, smk.config)
-provenance["paper_reference"] = {"file": smk.params.reference, "source": source,
+provenance["paper_reference"] = {"file": smk.params.reference, "source": reference.source, "missing": reference.missing,
                                  "sha256": sha256_file(smk.params.reference) if smk.params.reference else None}
 write_json(smk.output.provenance, provenance)
-write_renderings(frame, spec["title"], smk.output.md, smk.output.tex)
+write_renderings(frame.drop(columns=["paper_note"]), spec["title"], smk.output.md, smk.output.tex,
+                 notes=reference_notes(reference, spec["models"]))
 log.info("%s: %d rows\n%s", smk.wildcards.table, len(frame), frame.to_string(index=False))

@@ -17,7 +17,8 @@ def test_table_from_fixture_results_matches_by_hand(tmp_path):
     # gsm8k and humaneval share a score on purpose: each cell must still name its own benchmark.
     results = {"base": _result({"mmlu": 0.30, "gsm8k": 0.05, "humaneval": 0.05}),
                "S1": _result({"mmlu": 0.35, "gsm8k": 0.05, "humaneval": 0.05})}
-    frame = build_table(results, ["S1"]).drop(columns=["paper_baseline_score", "paper_model_score", "paper_gain"])
+    frame = build_table(results, ["S1"]).drop(columns=["paper_baseline_score", "paper_model_score", "paper_gain",
+                                                         "paper_note"])
     assert frame.to_dict("records") == [
         {"evaluation_set": "MMLU", "metric": "acc", "baseline": "base", "baseline_score": 30.0, "model": "S1",
          "model_score": 35.0, "gain": 5.0, "n": 10},
@@ -75,7 +76,7 @@ def test_lineage_reads_snakemake_records(tmp_path):
 def test_paper_reference_fills_its_columns_and_is_checked(tmp_path):
     ref = tmp_path / "ref.yaml"
     ref.write_text("source: fixture\nscores:\n  mmlu: {base: 42.0, S1: 44.5}\n  gsm8k: {base: 30.1, S1: null}\n")
-    reference, source = load_reference(ref)
+    reference, source, _ = load_reference(ref)
     results = {"base": _result({"mmlu": 0.30, "gsm8k": 0.05, "humaneval": 0.05}),
                "S1": _result({"mmlu": 0.35, "gsm8k": 0.05, "humaneval": 0.05})}
     frame = build_table(results, ["S1"], reference=reference)
@@ -96,5 +97,15 @@ def test_paper_reference_fills_its_columns_and_is_checked(tmp_path):
 def test_shipped_paper_reference_loads():
     from conftest import REPO
 
-    reference, _ = load_reference(REPO / "config/paper_reference.yaml")
-    assert set(reference) == {"mmlu", "cmmlu", "ceval", "gsm8k", "humaneval"}
+    reference = load_reference(REPO / "config/paper_reference.yaml")
+    assert set(reference.scores) == {"mmlu", "cmmlu", "ceval", "gsm8k", "humaneval"}
+    # Tables 4-1..4-3 as printed; the fused model has none (Table 4-4 is an image) and says why.
+    assert reference.scores["ceval"]["S3"] == 50.16 and reference.scores["humaneval"]["S1"] == 27.44
+    assert all(v is not None for b in reference.scores.values() for m, v in b.items() if m != "F1")
+    assert all(b["F1"] is None for b in reference.scores.values()) and "image" in reference.missing["F1"]
+    assert "2411.02939" in reference.source and "4-3" in reference.source
+    results = {m: _result({"mmlu": 0.30, "gsm8k": 0.05, "humaneval": 0.05}) for m in ("base", "S1", "F1")}
+    frame = build_table(results, ["S1", "F1"], reference=reference.scores, missing=reference.missing)
+    f1 = frame[frame["model"] == "F1"]
+    assert f1["paper_model_score"].isna().all() and f1["paper_note"].str.contains("image").all()
+    assert frame[frame["model"] == "S1"]["paper_note"].isna().all()
