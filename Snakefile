@@ -22,6 +22,9 @@ RES = config["resources_dir"]
 THREADS = config.get("threads", 2)
 # Model stages read and write their records this many at a time: memory is bounded by the chunk.
 STREAM_CHUNK = config.get("stream_chunk", 256)
+# Label, replies and score each run as SHARDS jobs over contiguous ranges of their input, gathered back in order.
+SHARDS = int(config.get("shards", 1))
+SHARD_IDS = [str(k) for k in range(SHARDS)]
 # A multi-process training job gets one GPU per process (SLURM --gpus through the profile).
 TRAIN_GPUS = max(1, int(config.get("training_launch", {}).get("num_processes", 1)))
 FUSED = list(config["fusion"])
@@ -43,6 +46,19 @@ if config.get("offline", True):
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Jobs import this checkout's package even in a conda env (--sdm conda) that did not pip-install it.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
+
+
+wildcard_constraints:
+    shard=r"\d+",
+
+
+def shard_path(name):
+    """Where shard {shard} of a model stage writes `name` (the shard count is in the path: a new count, new files)."""
+    return f"{R}/data/shards/{SHARDS}/{name}"
+
+
+def gathered(name):
+    return expand(shard_path(name), shard=SHARD_IDS)
 
 
 def zoo_dir(name):

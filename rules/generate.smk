@@ -1,5 +1,6 @@
-# Stages 3 and 5: LLM labels, then a large and a small model's replies. Both cache every request
-# under {R}/cache/, so a killed or extended run regenerates nothing already done.
+# Stages 3 and 5: LLM labels, then a large and a small model's replies. Each runs as `shards` jobs
+# (one per contiguous range of records, each with its own request cache under {R}/cache/ and its own
+# stats), gathered back in input order; a killed or extended run regenerates nothing already done.
 
 
 rule label:
@@ -7,12 +8,13 @@ rule label:
         data=f"{R}/data/deduped.jsonl",
         model=role_model_inputs("labeler"),
     output:
-        data=f"{R}/data/labeled.jsonl",
-        stats=f"{R}/data/labeled.stats.json",
+        data=shard_path("labeled.{shard}.jsonl"),
+        stats=shard_path("labeled.{shard}.stats.json"),
     params:
         role=config["models"]["labeler"],
         settings=config["labeling"],
-        cache=f"{R}/cache/label.sqlite",
+        cache_dir=f"{R}/cache",
+        shards=SHARDS,
         chunk=STREAM_CHUNK,
         models_dir=f"{RES}/models",
     threads: THREADS
@@ -20,11 +22,29 @@ rule label:
         mem_mb=6000,
         gpu=role_gpus("labeler"),
     log:
-        f"{R}/logs/label.log",
+        f"{R}/logs/label.{{shard}}-of-{SHARDS}.log",
     conda:
         "../envs/models.yaml"
     script:
         "../scripts/label.py"
+
+
+rule label_gather:
+    input:
+        data=gathered("labeled.{shard}.jsonl"),
+        stats=gathered("labeled.{shard}.stats.json"),
+    output:
+        data=f"{R}/data/labeled.jsonl",
+        stats=f"{R}/data/labeled.stats.json",
+    params:
+        data_outputs=["data"],
+        additive=["unparsable_labeled_unknown", "histogram"],
+    log:
+        f"{R}/logs/label_gather.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/gather.py"
 
 
 rule replies:
@@ -33,12 +53,13 @@ rule replies:
         large=role_model_inputs("large"),
         small=role_model_inputs("small"),
     output:
-        data=f"{R}/data/replies.jsonl",
-        stats=f"{R}/data/replies.stats.json",
+        data=shard_path("replies.{shard}.jsonl"),
+        stats=shard_path("replies.{shard}.stats.json"),
     params:
         roles={"large": config["models"]["large"], "small": config["models"]["small"]},
         generation=config["generation"],
         cache_dir=f"{R}/cache",
+        shards=SHARDS,
         chunk=STREAM_CHUNK,
         models_dir=f"{RES}/models",
     threads: THREADS
@@ -46,8 +67,26 @@ rule replies:
         mem_mb=8000,
         gpu=role_gpus("large", "small"),
     log:
-        f"{R}/logs/replies.log",
+        f"{R}/logs/replies.{{shard}}-of-{SHARDS}.log",
     conda:
         "../envs/models.yaml"
     script:
         "../scripts/replies.py"
+
+
+rule replies_gather:
+    input:
+        data=gathered("replies.{shard}.jsonl"),
+        stats=gathered("replies.{shard}.stats.json"),
+    output:
+        data=f"{R}/data/replies.jsonl",
+        stats=f"{R}/data/replies.stats.json",
+    params:
+        data_outputs=["data"],
+        additive=["without_original_reply", "empty_generations"],
+    log:
+        f"{R}/logs/replies_gather.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/gather.py"

@@ -1,4 +1,5 @@
-# Stage 6: perplexity (base 2) under the large model, and its safety / quality judgements.
+# Stage 6: perplexity (base 2) under the large model, and its safety / quality judgements; `shards`
+# jobs, gathered back in input order like label and replies.
 
 
 rule score:
@@ -6,13 +7,14 @@ rule score:
         data=f"{R}/data/replies.jsonl",
         model=role_model_inputs("large"),
     output:
-        data=f"{R}/data/scored.jsonl",
-        stats=f"{R}/data/scored.stats.json",
-        quarantine=f"{R}/data/scored.quarantine.jsonl",
+        data=shard_path("scored.{shard}.jsonl"),
+        stats=shard_path("scored.{shard}.stats.json"),
+        quarantine=shard_path("scored.{shard}.quarantine.jsonl"),
     params:
         role=config["models"]["large"],
         scoring=config["scoring"],
-        cache=f"{R}/cache/score.sqlite",
+        cache_dir=f"{R}/cache",
+        shards=SHARDS,
         chunk=STREAM_CHUNK,
         models_dir=f"{RES}/models",
     threads: THREADS
@@ -20,8 +22,28 @@ rule score:
         mem_mb=8000,
         gpu=role_gpus("large"),
     log:
-        f"{R}/logs/score.log",
+        f"{R}/logs/score.{{shard}}-of-{SHARDS}.log",
     conda:
         "../envs/models.yaml"
     script:
         "../scripts/score.py"
+
+
+rule score_gather:
+    input:
+        data=gathered("scored.{shard}.jsonl"),
+        quarantine=gathered("scored.{shard}.quarantine.jsonl"),
+        stats=gathered("scored.{shard}.stats.json"),
+    output:
+        data=f"{R}/data/scored.jsonl",
+        quarantine=f"{R}/data/scored.quarantine.jsonl",
+        stats=f"{R}/data/scored.stats.json",
+    params:
+        data_outputs=["data", "quarantine"],
+        additive=["replies_scored", "histograms"],
+    log:
+        f"{R}/logs/score_gather.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/gather.py"

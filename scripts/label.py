@@ -6,16 +6,19 @@ from tqdm import tqdm
 from slm_posttrain.cache import RequestCache
 from slm_posttrain.labeling import UNKNOWN, label_stream
 from slm_posttrain.lm import load_lm
-from slm_posttrain.records import StageStats, count_lines, iter_jsonl, write_jsonl
+from slm_posttrain.records import StageStats, write_jsonl
 from slm_posttrain.runtime import log_stats, setup
+from slm_posttrain.shards import cache_file, iter_shard
+from slm_posttrain.usage import usage_of
 
 smk = snakemake  # noqa: F821
 log = setup(smk, "label")
 settings = smk.params.settings
 stats = StageStats("labeled")
 lm = load_lm(smk.params.role, smk.params.models_dir)
-records = tqdm(iter_jsonl(smk.input.data, required=("id", "instruction")), total=count_lines(smk.input.data),
-               desc="label", unit="rec")
+shard, shards = int(smk.wildcards.shard), smk.params.shards
+records, total = iter_shard(smk.input.data, shard, shards, required=("id", "instruction"))
+records = tqdm(records, total=total, desc=f"label {shard + 1}/{shards}", unit="rec")
 histogram = Counter()
 
 
@@ -25,10 +28,12 @@ def counted(stream):
         yield record
 
 
-stats.records_out = write_jsonl(smk.output.data, counted(label_stream(lm, records, settings, RequestCache(smk.params.cache),
+cache = RequestCache(cache_file(smk.params.cache_dir, "label", shard, shards))
+stats.records_out = write_jsonl(smk.output.data, counted(label_stream(lm, records, settings, cache,
                                                                       smk.params.chunk)))
 stats.records_in = stats.records_out
 stats.details.update(mode=settings["mode"], calibrated=settings.get("calibrate", True), labeler=lm.name, labeler_content_id=lm.content_id,
-                     unparsable_labeled_unknown=histogram.get(UNKNOWN, 0), histogram=dict(histogram.most_common()))
+                     unparsable_labeled_unknown=histogram.get(UNKNOWN, 0), histogram=dict(histogram.most_common()),
+                     model_usage={"labeler": usage_of(lm).as_dict()})
 stats.write(smk.output.stats)
 log_stats(log, stats)

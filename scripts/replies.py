@@ -7,7 +7,7 @@ smk = snakemake  # noqa: F821
 log = setup(smk, "replies")
 stats = StageStats("replies")
 records, details = generate_replies(smk.input.data, smk.params.roles, smk.params.generation, smk.params.cache_dir,
-                                    smk.params.models_dir, smk.params.chunk)
+                                    smk.params.models_dir, smk.params.chunk, int(smk.wildcards.shard), smk.params.shards)
 stats.records_out = write_jsonl(smk.output.data, records)
 stats.records_in = stats.records_out
 details["empty_generations"] = dict(details["empty_generations"])

@@ -6,20 +6,24 @@ from tqdm import tqdm
 
 from slm_posttrain.cache import RequestCache
 from slm_posttrain.lm import load_lm
-from slm_posttrain.records import JsonlWriter, StageStats, count_lines, iter_jsonl
+from slm_posttrain.records import JsonlWriter, StageStats
 from slm_posttrain.runtime import log_stats, setup
 from slm_posttrain.scoring import score_stream
+from slm_posttrain.shards import cache_file, iter_shard
+from slm_posttrain.usage import usage_of
 
 smk = snakemake  # noqa: F821
 log = setup(smk, "score")
 stats = StageStats("scored")
 lm = load_lm(smk.params.role, smk.params.models_dir)
-records = tqdm(iter_jsonl(smk.input.data, required=("id", "instruction", "replies")),
-               total=count_lines(smk.input.data), desc="score", unit="rec")
+shard, shards = int(smk.wildcards.shard), smk.params.shards
+records, total = iter_shard(smk.input.data, shard, shards, required=("id", "instruction", "replies"))
+records = tqdm(records, total=total, desc=f"score {shard + 1}/{shards}", unit="rec")
 histograms = {"safety": Counter(), "quality": Counter()}
 replies_scored = 0
 with JsonlWriter(smk.output.data) as out, JsonlWriter(smk.output.quarantine) as quarantine:
-    for record in score_stream(lm, records, smk.params.scoring, RequestCache(smk.params.cache), smk.params.chunk):
+    cache = RequestCache(cache_file(smk.params.cache_dir, "score", shard, shards))
+    for record in score_stream(lm, records, smk.params.scoring, cache, smk.params.chunk):
         stats.records_in += 1
         if record.get("judge_unreadable"):
             stats.drop("judge_unreadable")
@@ -32,7 +36,7 @@ with JsonlWriter(smk.output.data) as out, JsonlWriter(smk.output.quarantine) as 
         out.write(record)
 stats.records_out = out.count
 stats.details.update(judge=lm.name, judge_content_id=lm.content_id, judge_mode=smk.params.scoring.get("judge_mode", "choice"),
-                     replies_scored=replies_scored, quarantine=smk.output.quarantine,
-                     histograms={k: dict(v) for k, v in histograms.items()})
+                     replies_scored=replies_scored, histograms={k: dict(v) for k, v in histograms.items()},
+                     model_usage={"large": usage_of(lm).as_dict()})
 stats.write(smk.output.stats)
 log_stats(log, stats)

@@ -14,6 +14,38 @@ def test_generate_batched_matches_single(tiny_model):
     assert batched == lm.generate(convs, params)
 
 
+def test_sampling_is_seeded_per_request_not_per_batch_position(tiny_model):
+    """Sampled replies depend on (seed, request) only: batch size, order and neighbours change nothing."""
+    lm = TransformersLM(tiny_model, batch_size=4)
+    convs = [[{"role": "user", "content": q}] for q in ["hi", "a much longer question about many things", "你好", "x"]]
+    params = {"max_new_tokens": 8, "temperature": 0.9, "top_p": 0.9, "seed": 3}
+    batched = lm.generate(convs, params)
+    lm.batch_size = 1
+    assert lm.generate(convs[::-1], params) == batched[::-1]
+    assert lm.generate(convs[1:2], params) == batched[1:2]
+    assert lm.generate(convs, {**params, "seed": 4}) != batched  # the seed does matter
+
+
+def test_usage_counts_requests_calls_and_tokens(tiny_model, tmp_path):
+    lm = TransformersLM(tiny_model, batch_size=2)
+    convs = [[{"role": "user", "content": f"q{i}"}] for i in range(3)]
+    params = {"max_new_tokens": 3}
+    answers = cached_generate(lm, convs[:2], params, RequestCache(tmp_path / "c.sqlite"))
+    answers = cached_generate(lm, convs, params, RequestCache(tmp_path / "c.sqlite"))
+    usage = lm.usage.as_dict()
+    prompt = sum(len(lm.tokenizer(lm.render(c), add_special_tokens=False).input_ids) for c in convs)
+    generated = sum(len(lm.tokenizer(a, add_special_tokens=False).input_ids) for a in answers)
+    assert usage["requests"] == 5 and usage["model_calls"] == 3  # the second call computed only q2
+    assert usage["by_kind"]["generate"]["prompt_tokens"] == prompt + prompt - len(
+        lm.tokenizer(lm.render(convs[2]), add_special_tokens=False).input_ids)
+    assert usage["generated_tokens"] == generated + generated - len(
+        lm.tokenizer(answers[2], add_special_tokens=False).input_ids)
+    cached_logprobs(lm, ["a"], ["b c"], RequestCache(None))
+    assert lm.usage.as_dict()["by_kind"]["logprobs"] == {"requests": 1, "model_calls": 1, "generated_tokens": 0,
+                                                        "prompt_tokens": len(lm.tokenizer("a").input_ids)
+                                                        + len(lm.tokenizer("b c").input_ids)}
+
+
 def test_generation_cache_resumes_without_recomputing(tiny_model, tmp_path):
     lm = TransformersLM(tiny_model, batch_size=2)
     convs = [[{"role": "user", "content": f"q{i}"}] for i in range(4)]

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .cache import RequestCache, cache_key
 from .fingerprint import model_digest
+from .usage import count_tokens, usage_of
 
 Messages = list[dict]
 
@@ -28,6 +29,34 @@ Messages = list[dict]
 def _chunks(order: Sequence[int], size: int):
     for start in range(0, len(order), size):
         yield list(order[start:start + size])
+
+
+def request_seed(params: dict, conversation: Messages) -> int:
+    """The sampling seed of one request: from the configured seed and the request itself, never from
+    its position in a batch, so a record gets the same reply however the records are batched or
+    split over shards."""
+    return int(cache_key("seed", int(params.get("seed", 0)), conversation)[:15], 16)
+
+
+def _per_request_sampler(torch, seeds: Sequence[int], temperature: float, top_p: float, device):
+    """A logits processor that samples each row with its own generator (seeded per request) after
+    temperature and top-p, and leaves only the sampled token open, so greedy search takes it.
+    Written here because transformers' sampling draws the whole batch from one generator."""
+    from transformers import LogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
+
+    generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+    warpers = [TemperatureLogitsWarper(temperature)] + ([TopPLogitsWarper(top_p)] if top_p < 1.0 else [])
+
+    class PerRequestSampler(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            for warper in warpers:
+                scores = warper(input_ids, scores)
+            probs = torch.softmax(scores.float(), dim=-1)
+            picked = torch.stack([torch.multinomial(probs[row], 1, generator=g) for row, g in enumerate(generators)])
+            out = torch.full_like(scores, -math.inf)
+            return out.scatter_(1, picked, 0.0)
+
+    return PerRequestSampler()
 
 
 def _left_pad(torch, seqs: Sequence[Sequence[int]], pad: int):
@@ -76,15 +105,17 @@ class TransformersLM:
         # Length-sorted batches waste little compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         outputs: list[str] = [""] * len(prompts)
-        do_sample = float(params.get("temperature", 0.0)) > 0
-        gen_kwargs = {"max_new_tokens": int(params.get("max_new_tokens", 128)), "do_sample": do_sample,
-                      "pad_token_id": self.tokenizer.pad_token_id}
-        if do_sample:
-            gen_kwargs.update(temperature=float(params["temperature"]), top_p=float(params.get("top_p", 1.0)))
-            self.torch.manual_seed(int(params.get("seed", 0)))
+        temperature = float(params.get("temperature", 0.0))
+        # Always greedy search; sampling, when asked for, happens per request in a logits processor.
+        gen_kwargs = {"max_new_tokens": int(params.get("max_new_tokens", 128)), "do_sample": False,
+                      "temperature": None, "top_p": None, "top_k": None, "pad_token_id": self.tokenizer.pad_token_id}
         for batch in tqdm(list(_chunks(order, self.batch_size)), desc=desc, unit="batch"):
             enc = self.tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True,
                                  add_special_tokens=False, truncation=True, max_length=self.max_length).to(self.device)
+            if temperature > 0:
+                seeds = [request_seed(params, conversations[i]) for i in batch]
+                gen_kwargs["logits_processor"] = [_per_request_sampler(
+                    self.torch, seeds, temperature, float(params.get("top_p", 1.0)), self.device)]
             with self.torch.no_grad():
                 out = self.model.generate(**enc, **gen_kwargs)
             texts = self.tokenizer.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
@@ -191,10 +222,12 @@ class VllmLM:
     def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
         from vllm import SamplingParams
 
-        sp = SamplingParams(max_tokens=int(params.get("max_new_tokens", 128)),
-                            temperature=float(params.get("temperature", 0.0)),
-                            top_p=float(params.get("top_p", 1.0)), seed=int(params.get("seed", 0)))
-        outs = self.llm.chat([list(m) for m in conversations], sp, use_tqdm=True)
+        # One SamplingParams per request, seeded per request: vLLM then gives each its own generator.
+        sps = [SamplingParams(max_tokens=int(params.get("max_new_tokens", 128)),
+                              temperature=float(params.get("temperature", 0.0)),
+                              top_p=float(params.get("top_p", 1.0)), seed=request_seed(params, m))
+               for m in conversations]
+        outs = self.llm.chat([list(m) for m in conversations], sps, use_tqdm=True)
         return [o.outputs[0].text.strip() for o in outs]
 
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str], desc: str = "score") -> list[tuple[float, int]]:
@@ -241,7 +274,7 @@ class OpenAIChatLM:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body = {"model": self.model, "messages": messages, "max_tokens": int(params.get("max_new_tokens", 128)),
                 "temperature": float(params.get("temperature", 0.0)), "top_p": float(params.get("top_p", 1.0)),
-                "seed": int(params.get("seed", 0))}
+                "seed": request_seed(params, messages)}
         resp = requests.post(f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout)
         if resp.status_code != 200:
             raise RuntimeError(f"{self.base_url}/chat/completions answered HTTP {resp.status_code}: {resp.text[:300]}")
@@ -271,7 +304,8 @@ def load_lm(spec: dict, models_dir: str | Path = "resources/models"):
     raise ValueError(f"unknown backend {backend!r} (transformers, vllm, openai)")
 
 
-def _run_cached(cache: RequestCache, keys: list[str], compute: Callable[[list[int]], list], chunk: int) -> list:
+def _run_cached(cache: RequestCache, keys: list[str], compute: Callable[[list[int]], list], chunk: int) -> tuple[list, int]:
+    """(values for every key, how many the model computed: the rest came from the cache)."""
     absent = cache.missing(keys)
     missing = [i for i, k in enumerate(keys) if k in absent]
     for part in _chunks(missing, chunk):
@@ -279,7 +313,7 @@ def _run_cached(cache: RequestCache, keys: list[str], compute: Callable[[list[in
         cache.put_many({keys[i]: v for i, v in zip(part, values)})
     # Read back even what was just computed: a fresh run and a cached rerun then return the same
     # JSON-normalized values (tuples come back as lists either way).
-    return [cache[k] for k in keys]
+    return [cache[k] for k in keys], len(missing)
 
 
 def _chunk_size(lm) -> int:
@@ -294,15 +328,20 @@ def generate_key(content_id: str, conversation: Messages, params: dict) -> str:
 def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: RequestCache,
                     desc: str = "generate") -> list[str]:
     keys = [generate_key(lm.content_id, m, params) for m in conversations]
-    return _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc),
-                       _chunk_size(lm))
+    answers, computed = _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc),
+                                    _chunk_size(lm))
+    prompts = [lm.render(m) for m in conversations] if hasattr(lm, "render") else []
+    usage_of(lm).add("generate", len(keys), computed, count_tokens(lm, prompts), count_tokens(lm, answers))
+    return answers
 
 
 def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: RequestCache,
                     desc: str = "score") -> list[tuple[float, int]]:
     keys = [cache_key("logprobs", lm.content_id, p, c) for p, c in zip(prefixes, continuations)]
-    values = _run_cached(cache, keys, lambda idx: lm.logprobs([prefixes[i] for i in idx],
-                                                              [continuations[i] for i in idx], desc), _chunk_size(lm))
+    values, computed = _run_cached(cache, keys, lambda idx: lm.logprobs([prefixes[i] for i in idx],
+                                                                        [continuations[i] for i in idx], desc),
+                                   _chunk_size(lm))
+    usage_of(lm).add("logprobs", len(keys), computed, count_tokens(lm, prefixes) + count_tokens(lm, continuations))
     return [tuple(v) for v in values]
 
 
@@ -317,8 +356,11 @@ def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: RequestCa
     queries = list(prefixes) + ([calibration_prefix] if calibration_prefix is not None else [])
     if hasattr(lm, "option_logprobs"):
         keys = [cache_key("options", lm.content_id, p, list(options)) for p in queries]
-        scored = _run_cached(cache, keys, lambda idx: lm.option_logprobs([queries[i] for i in idx], options),
-                             _chunk_size(lm))
+        scored, computed = _run_cached(cache, keys, lambda idx: lm.option_logprobs([queries[i] for i in idx], options),
+                                       _chunk_size(lm))
+        # Each prefix is read once and the options after it (their KV cache shared).
+        usage_of(lm).add("options", len(keys), computed,
+                         count_tokens(lm, queries) + len(queries) * count_tokens(lm, options))
     else:
         flat = cached_logprobs(lm, [p for p in queries for _ in options], [o for _ in queries for o in options],
                                cache, desc="choice")

@@ -11,8 +11,10 @@ from typing import Iterator
 
 from .cache import RequestCache
 from .lm import cached_generate, generate_key, load_lm
-from .records import chunked, count_lines, iter_jsonl
+from .records import chunked
+from .shards import cache_file, iter_shard
 from .text import user_prompt
+from .usage import usage_of
 
 REQUIRED = ("id", "instruction")
 
@@ -22,28 +24,31 @@ def _conversation(record: dict) -> list[dict]:
 
 
 def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir: str | Path, models_dir: str | Path,
-                     chunk: int = 256) -> tuple[Iterator[dict], dict]:
+                     chunk: int = 256, shard: int = 0, shards: int = 1) -> tuple[Iterator[dict], dict]:
     """Fill the cache role by role, then return (records with `replies`, details for the stats).
-    The iterator reads the input once more and takes every reply from the cache."""
+    The iterator reads the input once more and takes every reply from the cache. With `shards` > 1
+    only shard `shard`'s records are answered, with a cache of its own."""
     from tqdm import tqdm
 
-    total = count_lines(path)
-    names, content_ids, caches = {}, {}, {}
+    total = iter_shard(path, shard, shards)[1]
+    names, content_ids, caches, usage = {}, {}, {}, {}
     for role, spec in roles.items():
         lm = load_lm(spec, models_dir)
         names[role], content_ids[role] = lm.name, lm.content_id
-        caches[role] = RequestCache(Path(cache_dir) / f"replies_{role}.sqlite")
+        caches[role] = RequestCache(cache_file(cache_dir, f"replies_{role}", shard, shards))
         bar = tqdm(total=total, desc=f"{role} replies", unit="rec")
-        for part in chunked(iter_jsonl(path, REQUIRED), chunk):
+        for part in chunked(iter_shard(path, shard, shards, REQUIRED)[0], chunk):
             cached_generate(lm, [_conversation(r) for r in part], generation[role], caches[role], desc=f"{role} batch")
             bar.update(len(part))
         bar.close()
+        usage[role] = usage_of(lm).as_dict()
         del lm
         gc.collect()
-    details = {"models": names, "model_sha256": content_ids, "generation": generation, "without_original_reply": 0, "empty_generations": Counter()}
+    details = {"models": names, "model_sha256": content_ids, "generation": generation, "without_original_reply": 0, "empty_generations": Counter(),
+               "model_usage": usage}
 
     def assemble() -> Iterator[dict]:
-        for record in iter_jsonl(path, REQUIRED):
+        for record in iter_shard(path, shard, shards, REQUIRED)[0]:
             replies = [{"origin": "original", "text": record["output"]}] if record.get("output") else []
             if not replies:
                 details["without_original_reply"] += 1
