@@ -1,0 +1,239 @@
+#!/usr/bin/env python
+"""GPU-hours and wall-clock of the paper's model stages at its data volumes, from the tokens per
+record a real run of this workflow measured and a throughput table with its sources.
+
+    python benchmarks/paper_scale.py                       # tokens from results/ (the demo), else results/smoke/
+    python benchmarks/paper_scale.py --results results/paper --plot benchmarks/results/paper_scale.png
+
+Tokens per record come from the `model_usage` block of data/{labeled,replies,scored}.stats.json
+(prompt and generated tokens per role, summed over shards). A model stage's GPU time per record is
+prompt_tokens / prefill rate + generated_tokens / generation rate of its model on that GPU; training
+time is tokens per example x examples x epochs / training rate. At G GPUs the three model stages run
+as G shards (config `shards: G`), the three trainings one after the other over G data-parallel
+processes; wall-clock adds a per-job start (model load) to each stage.
+
+Every throughput is either a published measurement (the URL) or an estimate (how it is derived);
+the table printed first says which. No GPU was available where this was written, so no point here
+is measured by this project.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The paper's volumes (arXiv 2411.02939, sections 3.1-3.7): instructions labeled, balanced and answered,
+# training examples per set. Epochs and runs come from config/paper.yaml.
+VOLUMES = {"raw": 5_000_000, "balanced": 500_000, "sft": 100_000, "kto": 150_000}
+GPU_COUNTS = (1, 8, 64)
+
+# Parameters of the paper's models (Hugging Face model cards / configs).
+PARAMS = {
+    "7b": (7.61e9, "Qwen2.5-7B-Instruct, 7.61B (https://huggingface.co/Qwen/Qwen2.5-7B-Instruct)"),
+    "0.5b": (0.49e9, ("Qwen2-0.5B-Instruct 0.49B (https://huggingface.co/Qwen/Qwen2-0.5B-Instruct); "
+                     "Qwen1.5-0.5B-Chat, the small replier, is the same class")),
+}
+
+# Dense BF16 tensor peak from the vendors' datasheets.
+GPUS = {
+    "H100": {"peak_flops": 989e12, "source": "H100 SXM datasheet, 989 TFLOPS BF16 dense "
+                                               "(https://www.nvidia.com/en-us/data-center/h100/)"},
+    "A100": {"peak_flops": 312e12, "source": "A100 datasheet, 312 TFLOPS BF16 dense "
+                                               "(https://www.nvidia.com/en-us/data-center/a100/)"},
+    "RTX 3090": {"peak_flops": 71e12, "source": "GA102 whitepaper, 71 TFLOPS FP16/BF16 tensor with FP32 accumulate "
+                 "(https://www.nvidia.com/content/PDF/nvidia-ampere-ga-102-gpu-architecture-whitepaper-v2.pdf)"},
+}
+
+# Published vLLM generation throughput of a 7-8B model on one GPU (output tokens/s, many concurrent requests).
+PUBLISHED_GENERATION_7B = {
+    "H100": (12_500, "Llama-3.1-8B BF16, 1x H100 80GB, ~12,500 output tok/s (https://www.morphllm.com/vllm-benchmarks)"),
+    "A100": (3_363, ("DeepSeek-R1-Distill-Qwen-7B (Qwen2 7B architecture), 1x A100 80GB, 3,363 tok/s "
+                    "(https://www.morphllm.com/vllm-benchmarks)")),
+    "RTX 3090": (193.5, ("Qwen3-8B FP16 on 2x RTX 3090 data parallel, 387 output tok/s at 4096 in / 1024 out, "
+                        "half per GPU (https://www.reddit.com/r/LocalLLaMA/comments/1kkvqti/)")),
+}
+
+# Estimates, stated as such: the fraction of peak a stage reaches (model FLOPs utilization).
+# Prompt processing is large matrix products, compute bound. Corroboration: a 0.5B model at 5,000 input /
+# 100 output tokens ran 15.75 req/s on one L4 (https://github.com/sgl-project/sglang/issues/4076), about
+# 79k prompt tok/s, ~64% of the L4's 121 TFLOPS.
+PREFILL_MFU = 0.5
+TRAIN_MFU = 0.35     # full fine-tuning of a 0.5B model, bf16, no packing
+SMALL_MODEL_DECODE_GAIN = math.sqrt(7.61 / 0.49)  # decoding a 15x smaller model: ~3.9x, not 15x (scheduling, sampling)
+# FLOPs per trained token: SFT 6N (forward + backward); TRL's KTO adds a no-grad policy pass over the
+# KL batch (2N) and the reference model over both batches (4N): 12N.
+TRAIN_FLOPS_PER_TOKEN = {"sft": 6, "kto": 12}
+JOB_START_S = {"7b": 120, "0.5b": 30, "train": 60}  # load weights, CUDA graphs / compile: an estimate
+
+
+def throughput_table() -> list[dict]:
+    rows = []
+    for gpu, spec in GPUS.items():
+        for model, (n, _) in PARAMS.items():
+            prefill = spec["peak_flops"] * PREFILL_MFU / (2 * n)
+            gen7, gen_src = PUBLISHED_GENERATION_7B[gpu]
+            if model == "7b":
+                gen, gen_kind = gen7, f"published: {gen_src}"
+            else:
+                gen, gen_kind = gen7 * SMALL_MODEL_DECODE_GAIN, f"estimate: 7B figure x {SMALL_MODEL_DECODE_GAIN:.1f}"
+            row = {"gpu": gpu, "model": model, "prompt_tok_s": prefill,
+                   "prompt_source": f"estimate: {PREFILL_MFU:.0%} of peak / 2N ({spec['source']})",
+                   "generation_tok_s": gen, "generation_source": gen_kind}
+            if model == "0.5b":
+                for kind, flops in TRAIN_FLOPS_PER_TOKEN.items():
+                    row[f"train_{kind}_tok_s"] = spec["peak_flops"] * TRAIN_MFU / (flops * n)
+                row["train_source"] = f"estimate: {TRAIN_MFU:.0%} of peak / (6N SFT, 12N KTO)"
+            rows.append(row)
+    return rows
+
+
+def _results_dir(requested: str | None) -> Path:
+    candidates = [Path(requested)] if requested else [ROOT / "results", ROOT / "results" / "smoke"]
+    for path in candidates:
+        if all((path / "data" / f"{s}.stats.json").exists() for s in ("labeled", "replies", "scored")):
+            return path
+    raise SystemExit(f"no stats with model usage under {', '.join(map(str, candidates))}: run the workflow first "
+                     "(snakemake --cores all results/data/scored.jsonl)")
+
+
+def tokens_per_record(results: Path) -> dict:
+    """(prompt, generated) tokens per input record of each model stage and role."""
+    out = {}
+    for stage, file in (("label", "labeled"), ("replies", "replies"), ("score", "scored")):
+        stats = json.loads((results / "data" / f"{file}.stats.json").read_text())
+        if "model_usage" not in stats:
+            raise SystemExit(f"{results}/data/{file}.stats.json has no model_usage: rerun that stage with this version")
+        n = max(1, stats["records_in"])
+        for role, usage in stats["model_usage"].items():
+            out[(stage, role)] = (usage["prompt_tokens"] / n, usage["generated_tokens"] / n)
+    return out
+
+
+def training_runs(config_path: Path) -> list[tuple[str, str, float]]:
+    """(run, kind, epochs) of each paper training run."""
+    config = yaml.safe_load(config_path.read_text())
+    defaults = config.get("training_defaults", {})
+    return [(run, spec["kind"], float({**defaults, **spec}.get("num_train_epochs", 1)))
+            for run, spec in config["training"].items()]
+
+
+def plan(tokens: dict, runs: list, table: list[dict]) -> list[dict]:
+    rates = {(r["gpu"], r["model"]): r for r in table}
+    role_model = {"labeler": "7b", "large": "7b", "small": "0.5b"}
+    stage_records = {"label": VOLUMES["raw"], "replies": VOLUMES["balanced"], "score": VOLUMES["balanced"]}
+    # A training example: the instruction as the model reads it plus one reply (the mean of both models').
+    prompt = tokens[("replies", "large")][0]
+    reply = (tokens[("replies", "large")][1] + tokens[("replies", "small")][1]) / 2
+    rows = []
+    for gpu in GPUS:
+        for stage, records in stage_records.items():
+            seconds, starts = 0.0, []
+            for (st, role), (p, g) in tokens.items():
+                if st != stage:
+                    continue
+                r = rates[(gpu, role_model[role])]
+                seconds += records * (p / r["prompt_tok_s"] + g / r["generation_tok_s"])
+                starts.append(JOB_START_S[role_model[role]])
+            rows.append({"gpu": gpu, "stage": stage, "gpu_hours": seconds / 3600, "start_s": sum(starts),
+                         "parallel": "shards"})
+        for run, kind, epochs in runs:
+            r = rates[(gpu, "0.5b")]
+            seconds = VOLUMES[kind] * (prompt + reply) * epochs / r[f"train_{kind}_tok_s"]
+            rows.append({"gpu": gpu, "stage": f"train {run} ({kind}, {epochs:g} ep)", "gpu_hours": seconds / 3600,
+                         "start_s": JOB_START_S["train"], "parallel": "ddp"})
+    return rows
+
+
+def ddp_efficiency(gpus: int) -> float:
+    """Data-parallel scaling of a 0.5B model: an estimate (one node ~0.9, across nodes ~0.75)."""
+    return 1.0 if gpus == 1 else 0.9 if gpus <= 8 else 0.75
+
+
+def wall_hours(row: dict, gpus: int) -> float:
+    if row["parallel"] == "shards":  # G shards, each 1/G of the records, side by side
+        return row["gpu_hours"] / gpus + row["start_s"] / 3600
+    return row["gpu_hours"] / (gpus * ddp_efficiency(gpus)) + row["start_s"] / 3600
+
+
+def markdown(rows: list[dict]) -> str:
+    head = "| stage | " + " | ".join(f"{g}: GPU-h | {g}: wall h at " + "/".join(map(str, GPU_COUNTS)) + " GPUs"
+                                      for g in GPUS) + " |"
+    lines = [head, "| --- |" + " --- | --- |" * len(GPUS)]
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    for stage in [*stages, "total"]:
+        cells = []
+        for gpu in GPUS:
+            mine = [r for r in rows if r["gpu"] == gpu and (stage == "total" or r["stage"] == stage)]
+            gpu_h = sum(r["gpu_hours"] for r in mine)
+            walls = [sum(wall_hours(r, g) for r in mine) for g in GPU_COUNTS]
+            cells += [f"{gpu_h:,.1f}", " / ".join(f"{w:,.2f}" for w in walls)]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    counts = [1, 2, 4, 8, 16, 32, 64]
+    for gpu in GPUS:
+        mine = [r for r in rows if r["gpu"] == gpu]
+        left.plot(counts, [sum(wall_hours(r, g) for r in mine) for g in counts], marker="o", label=gpu)
+    left.set(xscale="log", yscale="log", xlabel="GPUs (shards = GPUs)", ylabel="wall-clock hours, all model stages",
+             title="Paper volumes: wall-clock")
+    left.set_xticks(counts, [str(c) for c in counts])
+    left.legend()
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    width = 0.8 / len(GPUS)
+    for i, gpu in enumerate(GPUS):
+        values = [sum(r["gpu_hours"] for r in rows if r["gpu"] == gpu and r["stage"] == s) for s in stages]
+        right.bar([x + i * width for x in range(len(stages))], values, width, label=gpu)
+    right.set_xticks([x + width for x in range(len(stages))], stages, rotation=30, ha="right", fontsize=8)
+    right.set(yscale="log", ylabel="GPU-hours", title="GPU-hours per stage")
+    right.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", help="results dir of a finished run (default: results/, else results/smoke/)")
+    parser.add_argument("--config", default=str(ROOT / "config" / "paper.yaml"), help="paper config (epochs, runs)")
+    parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "results" / "paper_scale.png"))
+    args = parser.parse_args()
+    results = _results_dir(args.results)
+    tokens = tokens_per_record(results)
+    table = throughput_table()
+    print(f"Tokens per record measured in {results}/data/*.stats.json (model_usage):\n")
+    print("| stage | role | prompt tokens / record | generated tokens / record |\n| --- | --- | --- | --- |")
+    for (stage, role), (p, g) in tokens.items():
+        print(f"| {stage} | {role} | {p:,.1f} | {g:,.1f} |")
+    print("\nThroughput per GPU (tokens/s) and where each number comes from:\n")
+    print("| GPU | model | prompt tok/s | generation tok/s | SFT train tok/s | KTO train tok/s | sources |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in table:
+        train = [f"{r[k]:,.0f}" if k in r else "-" for k in ("train_sft_tok_s", "train_kto_tok_s")]
+        sources = "; ".join(filter(None, [f"prompt: {r['prompt_source']}", f"generation: {r['generation_source']}",
+                                          r.get("train_source") and f"training: {r['train_source']}"]))
+        print(f"| {r['gpu']} | {r['model']} | {r['prompt_tok_s']:,.0f} | {r['generation_tok_s']:,.0f} | "
+              f"{' | '.join(train)} | {sources} |")
+    print(f"\nModels: {'; '.join(src for _, src in PARAMS.values())}.")
+    rows = plan(tokens, training_runs(Path(args.config)), table)
+    print(f"\nPaper volumes ({VOLUMES['raw']:,} labeled, {VOLUMES['balanced']:,} answered and scored, "
+          f"{VOLUMES['sft']:,} SFT / {VOLUMES['kto']:,} KTO examples), per stage:\n")
+    print(markdown(rows))
+    plot(rows, Path(args.plot))
+    print(f"\nplot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""benchmarks/paper_scale.py: GPU-hours from the tokens per record a run's stats measured."""
+
+import importlib.util
+import json
+
+import pytest
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def paper_scale():
+    spec = importlib.util.spec_from_file_location("paper_scale", REPO / "benchmarks" / "paper_scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _usage(prompt, generated):
+    return {"requests": 1, "model_calls": 1, "prompt_tokens": prompt, "generated_tokens": generated, "by_kind": {}}
+
+
+def test_gpu_hours_follow_measured_tokens_and_published_rates(paper_scale, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    usage = {"labeled": {"labeler": _usage(1000, 100)}, "replies": {"large": _usage(500, 2000), "small": _usage(500, 1000)},
+             "scored": {"large": _usage(3000, 0)}}
+    for stage, roles in usage.items():
+        (data / f"{stage}.stats.json").write_text(json.dumps({"records_in": 10, "model_usage": roles}))
+    tokens = paper_scale.tokens_per_record(paper_scale._results_dir(str(tmp_path)))
+    assert tokens[("label", "labeler")] == (100.0, 10.0) and tokens[("replies", "small")] == (50.0, 100.0)
+    table = paper_scale.throughput_table()
+    rows = paper_scale.plan(tokens, [("S1", "sft", 3.0)], table)
+    h100_7b = next(r for r in table if r["gpu"] == "H100" and r["model"] == "7b")
+    label = next(r for r in rows if r["gpu"] == "H100" and r["stage"] == "label")
+    expected = paper_scale.VOLUMES["raw"] * (100 / h100_7b["prompt_tok_s"] + 10 / h100_7b["generation_tok_s"]) / 3600
+    assert label["gpu_hours"] == pytest.approx(expected)
+    # 64 shards: a 64th of the work plus one model load.
+    assert paper_scale.wall_hours(label, 64) == pytest.approx(expected / 64 + label["start_s"] / 3600)
+    assert all("http" in r["generation_source"] or r["generation_source"].startswith("estimate") for r in table)
