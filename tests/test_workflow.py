@@ -210,3 +210,51 @@ def test_killed_generation_and_training_resume_without_recomputing(tmp_path):
     assert run(f"{results}/checkpoints/S1").returncode == 0
     summary = json.loads((results / "checkpoints" / "S1" / "training_summary.json").read_text())
     assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_step"] == 3
+
+
+@pytest.mark.slow
+def test_killed_shard_resumes_only_its_unfinished_records(tmp_path):
+    """Issue 14: with shards 3, a kill while one replies shard runs costs only that shard's unfinished
+    records: finished shards are not rerun, the killed one keeps its committed batch and computes the rest."""
+    results = tmp_path / "results"
+    shard_dir = results / "data" / "shards" / "3"
+    cfg = ["--cores", "2", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}", "shards=3",
+           "models={\"large\": {\"name\": \"tiny-qwen2\", \"backend\": \"transformers\", \"options\": {\"batch_size\": 4}}}"]
+
+    def run(target, fault=None):
+        env = {**os.environ, **({"SLM_FAULT_INJECT": fault} if fault else {})}
+        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
+
+    def cached_rows(shard):  # (rows, highest rowid) of a shard's large-model cache
+        path = results / "cache" / f"replies_large.{shard}-of-3.sqlite"
+        if not path.exists():
+            return None
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT count(*), max(rowid) FROM cache").fetchone()
+
+    assert run(str(shard_dir / "replies.0.jsonl")).returncode == 0  # shard 0 finished before the kill
+    done = (shard_dir / "replies.0.jsonl").stat().st_mtime_ns, cached_rows(0)
+    sizes = {k: len(s) for k, s in enumerate(_shard_sizes(results / "data" / "balanced.jsonl", 3))}
+    assert min(sizes.values()) > 4  # more than one batch of 4 per shard
+
+    killed = run(f"{results}/data/replies.jsonl", fault="cache_writes=1")  # the next shard dies after one batch
+    assert killed.returncode != 0
+    partial = [k for k in (1, 2) if cached_rows(k) is not None]
+    assert len(partial) == 1 and cached_rows(partial[0]) == (4, 4), [cached_rows(k) for k in (1, 2)]
+    victim = partial[0]
+    assert not (shard_dir / f"replies.{victim}.jsonl").exists()
+
+    assert run(f"{results}/data/replies.jsonl").returncode == 0
+    assert ((shard_dir / "replies.0.jsonl").stat().st_mtime_ns, cached_rows(0)) == done  # shard 0 not rerun
+    assert cached_rows(victim) == (sizes[victim], sizes[victim])  # nothing generated twice, nothing missing
+    stats = json.loads((shard_dir / f"replies.{victim}.stats.json").read_text())
+    assert stats["model_usage"]["large"]["model_calls"] == sizes[victim] - 4  # only the unfinished records
+    assert stats["model_usage"]["large"]["requests"] == sizes[victim]
+    merged = json.loads((results / "data" / "replies.stats.json").read_text())
+    assert merged["records_in"] == sum(sizes.values()) == merged["records_out"]
+
+
+def _shard_sizes(path, shards):
+    from slm_posttrain.shards import iter_shard
+
+    return [list(iter_shard(path, k, shards)[0]) for k in range(shards)]
