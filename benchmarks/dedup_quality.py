@@ -263,6 +263,9 @@ def main() -> None:
         for ngram in ([int(n) for n in args.ngrams.split(",")] if lang == "zh" else [args.minhash_ngram]):
             for norm_name, norm in (("off", NONE), ("on", DEFAULT)):
                 rows += simhash_rows(texts, edits, ngram, ks, norm_name, norm)
+        if lang == "zh":  # the optional step, on top of the default ones, at the MinHash n-gram size
+            rows += simhash_rows(texts, edits, args.minhash_ngram, ks, "on + zh_simplified",
+                                 {**DEFAULT, "zh_simplified": True})
         if not args.no_minhash:
             targets = [r for r in rows if r["char_ngram"] == args.minhash_ngram and r["normalization"] == "on"]
             rows += minhash_rows(texts, edits, args.minhash_ngram, DEFAULT, targets, thresholds)
