@@ -19,6 +19,8 @@ from collections import Counter
 
 from .records import DataError
 
+SOURCE = ("kekezhai/SLM-Alignment-Research@1ec8ee0fc7c55166a9ee52f0077a62d8dbe89987 "
+          "eval/test_evaluate_chat_{mmlu,cmmlu,ceval,gsm8k,humaneval}.py")
 LETTERS = "ABCD"
 MAX_NEW_TOKENS = 1000  # the scripts' model.generate(max_new_tokens=1000)
 

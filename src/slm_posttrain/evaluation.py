@@ -196,7 +196,8 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
             fuzzy = next((v for k, v in task_result.items() if k.split(",")[0] == "fuzzy_fallback"), None)
             if fuzzy is not None:
                 summary[name]["fuzzy_fallback"] = float(fuzzy)
-    return {"model": str(model_dir), "scores": summary,
+    protocol = {"name": "chat", "source": chat_protocol.SOURCE} if chat else {"name": "loglikelihood"}
+    return {"model": str(model_dir), "scores": summary, "protocol": protocol,
             "lm_eval_version": results.get("lm_eval_version"), "settings": {k: v for k, v in settings.items()}}
 
 
