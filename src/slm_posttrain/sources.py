@@ -302,13 +302,13 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
             reasons[reason] = reasons.get(reason, 0) + n
         if quarantine is not None:
             quarantine.extend({"source": source["name"], **q} for q in own_quarantine)
-    where = source.get("path") or source.get("hf_id")
+    origin = source.get("path") or source.get("hf_id")
     if kept == 0:
-        message = f"source {source['name']!r} ({where}) yielded no records"
+        message = f"source {source['name']!r} ({origin}) yielded no records"
         stats.details.setdefault("warnings", []).append(message)
         log.warning(message)
     if kept < source.get("min_records", 0):
-        raise DataError(f"source {source['name']!r} ({where}): {kept} records kept, "
+        raise DataError(f"source {source['name']!r} ({origin}): {kept} records kept, "
                         f"fewer than its min_records {source['min_records']}")
 
 
