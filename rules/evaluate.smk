@@ -2,10 +2,12 @@
 
 EVAL_MODELS = config["evaluation"]["models"]
 EVALUABLE = [*EVAL_MODELS, *SWEEP_RUNS]
+BENCHMARKS = list(config["evaluation"]["benchmarks"])
 
 
 wildcard_constraints:
     model="|".join(map(re.escape, EVALUABLE)),
+    benchmark="|".join(map(re.escape, BENCHMARKS)),
 
 
 rule benchmark_data:
@@ -24,22 +26,47 @@ rule benchmark_data:
         "../scripts/benchmark_data.py"
 
 
-rule evaluate:
+def one_benchmark(benchmark):
+    """Evaluation settings for one benchmark's job: a changed setting of another benchmark reruns nothing here."""
+    return {**config["evaluation"], "benchmarks": {benchmark: config["evaluation"]["benchmarks"][benchmark]}}
+
+
+# One job per (model, benchmark), so a cluster runs them side by side; lm-eval's samples kept per item.
+rule evaluate_benchmark:
     input:
         model=lambda wc: model_dir(wc.model),
         data=f"{R}/benchmarks",
     output:
-        f"{R}/eval/{{model}}.json",
+        result=f"{R}/eval/{{model}}/{{benchmark}}.json",
+        samples=f"{R}/eval/{{model}}/{{benchmark}}.samples.jsonl",
     params:
-        settings=config["evaluation"],
+        settings=lambda wc: one_benchmark(wc.benchmark),
     threads: THREADS
     resources:
         mem_mb=8000,
         gpu=1,
         runtime=600,
     log:
-        f"{R}/logs/evaluate/{{model}}.log",
+        f"{R}/logs/evaluate/{{model}}/{{benchmark}}.log",
     conda:
         "../envs/models.yaml"
     script:
         "../scripts/evaluate.py"
+
+
+# The per-model file the tables read, merged from its benchmarks' jobs.
+rule evaluate:
+    input:
+        [f"{R}/eval/{{model}}/{b}.json" for b in BENCHMARKS],
+    output:
+        f"{R}/eval/{{model}}.json",
+    params:
+        benchmarks=BENCHMARKS,
+        settings=config["evaluation"],
+    localrule: True
+    log:
+        f"{R}/logs/evaluate/{{model}}.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/evaluation_merge.py"

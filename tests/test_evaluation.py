@@ -6,7 +6,7 @@ import pytest
 
 from slm_posttrain import benchmarks as B
 from slm_posttrain import chat_protocol
-from slm_posttrain.evaluation import _humaneval_results, evaluate, extract_number, task_configs
+from slm_posttrain.evaluation import _humaneval_results, evaluate, extract_number, merge_results, task_configs, write_samples
 from conftest import BENCH
 
 
@@ -62,11 +62,33 @@ def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
     for name, path in specs.items():
         rows = B.load_benchmark(name, {"path": str(BENCH / path)})
         B.write_rows(tmp_path / f"{name}.jsonl", B.stratified_sample(rows, 3, 0, "subject"))
-    result = evaluate(tiny_model, tmp_path, {"benchmarks": {n: {"max_gen_toks": 8} for n in specs},
-                                            "protocol": protocol, "allow_code_execution": True, "batch_size": 4})
+    settings = {"benchmarks": {n: {"max_gen_toks": 8} for n in specs}, "protocol": protocol,
+                "allow_code_execution": True, "batch_size": 4}
+    result = evaluate(tiny_model, tmp_path, settings)
     assert set(result["scores"]) == set(specs)
     assert all(0.0 <= s["value"] <= 1.0 and s["n"] == 3 for s in result["scores"].values())
     if protocol == "chat":  # the author's aggregation, and how often the closest-option fallback decided
         assert result["scores"]["ceval"]["aggregation"].startswith("macro") and "kekezhai" in result["protocol"]["source"]
         assert all(0.0 <= result["scores"][n]["fuzzy_fallback"] <= 1.0 for n in ("mmlu", "cmmlu", "ceval"))
     json.dumps(result, default=str)
+    # Per-item results: one per evaluated row, named by the row's id; their weighted mean is the score.
+    for name, items in result["items"].items():
+        assert len(items) == 3 and len({i["id"] for i in items}) == 3
+        weighted = sum(i["weight"] * i["value"] for i in items) / sum(i["weight"] for i in items)
+        assert weighted == pytest.approx(result["scores"][name]["value"])
+    mc = result["items"]["mmlu"]
+    if protocol == "loglikelihood":  # the gold option's log-probability among the four, and its raw log-likelihood
+        assert all(i["gold_logprob"] <= 0 and i["gold_loglik"] <= i["gold_logprob"] + 1e-9 for i in mc)
+    else:
+        assert not any("gold_logprob" in i for i in mc)
+    # lm-eval's own samples file, one line per item.
+    write_samples(tmp_path / "out" / "mmlu.samples.jsonl", "slm_mmlu", result["samples"]["mmlu"])
+    lines = [json.loads(line) for line in (tmp_path / "out" / "mmlu.samples.jsonl").read_text().splitlines()]
+    assert [line["doc_id"] for line in lines] == [0, 1, 2] and {"doc", "resps", "filtered_resps", "acc"} <= set(lines[0])
+    if protocol == "loglikelihood":
+        # One job per benchmark, merged, gives the same scores and items as one run over all of them.
+        parts = {n: evaluate(tiny_model, tmp_path, {**settings, "benchmarks": {n: settings["benchmarks"][n]}})
+                 for n in ("mmlu", "gsm8k")}
+        merged = merge_results(parts, settings)
+        for n in ("mmlu", "gsm8k"):
+            assert merged["scores"][n] == result["scores"][n] and merged["items"][n] == result["items"][n]

@@ -154,8 +154,13 @@ def task_configs(data_dir: Path, settings: dict) -> list[dict]:
     return tasks
 
 
+METRIC_OF = {"mmlu": "acc", "cmmlu": "acc", "ceval": "acc", "gsm8k": "exact_match", "humaneval": "pass@1"}
+
+
 def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dict:
-    """Run lm-eval; return {benchmark: {metric, value, stderr, n}} plus the raw lm-eval config."""
+    """Run lm-eval on settings['benchmarks'] (the workflow passes one per job); return
+    {scores: {benchmark: {metric, value, stderr, n}}, items: {benchmark: per-item results (item_results)},
+    samples: {benchmark: lm-eval's logged samples}} plus the lm-eval version and settings."""
     import os
 
     import lm_eval
@@ -178,9 +183,9 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
         apply_chat_template=bool(settings.get("apply_chat_template") or chat),
         random_seed=settings.get("seed", 0), numpy_random_seed=settings.get("seed", 0),
         torch_random_seed=settings.get("seed", 0), fewshot_random_seed=settings.get("seed", 0),
-        log_samples=chat, confirm_run_unsafe_code=bool(settings.get("allow_code_execution")),
+        log_samples=True, confirm_run_unsafe_code=bool(settings.get("allow_code_execution")),
     )
-    summary = {}
+    summary, items, samples = {}, {}, {}
     for name in settings["benchmarks"]:
         task_result = results["results"][f"slm_{name}"]
         metric = METRIC_OF[name]
@@ -189,16 +194,86 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
         summary[name] = {"metric": metric, "value": float(task_result[key]),
                          "stderr": task_result.get(stderr_key) if isinstance(task_result.get(stderr_key), float) else None,
                          "n": int(results["n-samples"][f"slm_{name}"]["effective"])}
+        samples[name] = sorted(results["samples"][f"slm_{name}"], key=lambda s: s["doc_id"])
+        weights = None
         if chat:  # the headline as the author's script aggregates it (C-Eval: macro over subjects, ...)
-            samples = results["samples"][f"slm_{name}"]
-            summary[name].update(chat_protocol.aggregate(name, [s["doc"].get("subject") for s in samples],
-                                                         [s[metric] for s in samples]))
+            subjects = [s["doc"].get("subject") for s in samples[name]]
+            summary[name].update(chat_protocol.aggregate(name, subjects, [s[metric] for s in samples[name]]))
+            weights = chat_protocol.item_weights(name, subjects)
             fuzzy = next((v for k, v in task_result.items() if k.split(",")[0] == "fuzzy_fallback"), None)
             if fuzzy is not None:
                 summary[name]["fuzzy_fallback"] = float(fuzzy)
+        items[name] = item_results(samples[name], metric, weights)
     protocol = {"name": "chat", "source": chat_protocol.SOURCE} if chat else {"name": "loglikelihood"}
-    return {"model": str(model_dir), "scores": summary, "protocol": protocol,
+    return {"model": str(model_dir), "scores": summary, "protocol": protocol, "items": items, "samples": samples,
             "lm_eval_version": results.get("lm_eval_version"), "settings": {k: v for k, v in settings.items()}}
+
+
+def item_results(samples: list[dict], metric: str, weights: list[float] | None = None) -> list[dict]:
+    """One row per benchmark item from lm-eval's logged samples: its id (the row's `id` / `task_id`, the
+    same in every model's run, so two models pair item by item), the metric's value, its weight in the
+    headline score (a weighted mean: 1 for a plain mean; the chat protocol's C-Eval macro average and CMMLU
+    category lists weigh items unequally) and, for
+    multiple-choice log-likelihood tasks, the gold answer's log-probability among the options
+    (log-softmax of the options' log-likelihoods) and its raw log-likelihood."""
+    import numpy as np
+
+    rows = []
+    for position, sample in enumerate(samples):
+        doc = sample["doc"]
+        row = {"doc_id": int(sample["doc_id"]), "id": str(doc.get("id") or doc.get("task_id") or sample["doc_id"]),
+               "value": float(sample[metric]), "weight": float(weights[position]) if weights else 1.0}
+        responses = sample.get("filtered_resps") or []
+        if len(responses) > 1 and all(_is_loglikelihood(r) for r in responses):
+            logliks = np.array([float(r[0]) for r in responses])
+            gold = int(sample["target"])
+            row["gold_loglik"] = float(logliks[gold])
+            row["gold_logprob"] = float(logliks[gold] - np.logaddexp.reduce(logliks))
+        rows.append(row)
+    return rows
+
+
+def _is_loglikelihood(response) -> bool:
+    # lm-eval's loglikelihood answer per option: (log-likelihood, is the continuation greedy)
+    return isinstance(response, (list, tuple)) and len(response) == 2 and isinstance(response[1], bool)
+
+
+def write_samples(path: str | Path, task: str, samples: list[dict]) -> None:
+    """lm-eval's own per-sample file (EvaluationTracker.save_results_samples: arguments, resps,
+    filtered_resps, doc, hashes, metrics), under a fixed name instead of its dated one."""
+    import shutil
+    import tempfile
+
+    from lm_eval.loggers import EvaluationTracker
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        tracker = EvaluationTracker(output_path=str(Path(tmp) / "results.json"))
+        tracker.date_id = "run"  # set by save_results_aggregated, which would also write the scores we write ourselves
+        tracker.save_results_samples(task_name=task, samples=[dict(s) for s in samples])
+        written = list(Path(tmp).glob(f"samples_{task}_*.jsonl"))
+        if len(written) != 1:
+            raise RuntimeError(f"lm-eval wrote {len(written)} sample files for {task} in {tmp}")
+        shutil.move(written[0], path)
+
+
+def merge_results(parts: dict[str, dict], settings: dict) -> dict:
+    """One model's per-benchmark results (benchmark -> evaluate()'s dict for that benchmark alone) as the
+    single per-model result the tables read: the same scores as one lm-eval run over all benchmarks."""
+    first = next(iter(parts.values()))
+    merged = {"model": first["model"], "scores": {}, "protocol": first.get("protocol"), "items": {},
+              "lm_eval_version": first.get("lm_eval_version"), "settings": settings}
+    for bench, part in parts.items():
+        merged["scores"][bench] = part["scores"][bench]
+        merged["items"][bench] = part["items"][bench]
+    if "provenance" in first:
+        prov = dict(first["provenance"])
+        prov["benchmark_files"] = {f: d for part in parts.values()
+                                   for f, d in part["provenance"].get("benchmark_files", {}).items()}
+        prov["settings"] = settings
+        merged["provenance"] = prov
+    return merged
 
 
 def write_result(path: str | Path, result: dict) -> None:
