@@ -15,6 +15,7 @@ rule table:
         spec=lambda wc: config["tables"][wc.table],
         results={m: f"{R}/eval/{m}.json" for m in ["base", *EVAL_MODELS]},
         reference=config.get("paper_reference"),
+        statistics=config["table_statistics"],
     log:
         f"{R}/logs/table/{{table}}.log",
     conda:

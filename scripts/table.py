@@ -11,12 +11,15 @@ needed = ["base", *spec["models"]]
 paths = {m: smk.params.results[m] for m in needed}
 results = load_results(paths)
 reference = load_reference(smk.params.reference)
-frame = build_table(results, spec["models"], reference=reference.scores, missing=reference.missing)
+stats = smk.params.statistics
+frame = build_table(results, spec["models"], reference=reference.scores, missing=reference.missing,
+                    resamples=stats["bootstrap_resamples"], seed=stats["seed"], level=stats["level"])
 frame.to_csv(smk.output.csv, index=False)
 provenance = table_provenance(frame, results, paths, smk.config)
 provenance["paper_reference"] = {"file": smk.params.reference, "source": reference.source, "missing": reference.missing,
                                  "sha256": sha256_file(smk.params.reference) if smk.params.reference else None}
 write_json(smk.output.provenance, provenance)
-write_renderings(frame.drop(columns=["paper_note"]), spec["title"], smk.output.md, smk.output.tex,
-                 notes=reference_notes(reference, spec["models"]))
+notes = [f"Intervals: {stats['bootstrap_resamples']} paired-bootstrap resamples of the items, numpy seed "
+         f"{stats['seed']}, level {stats['level']}.", *reference_notes(reference, spec["models"])]
+write_renderings(frame, spec["title"], smk.output.md, smk.output.tex, notes=notes)
 log.info("%s: %d rows\n%s", smk.wildcards.table, len(frame), frame.to_string(index=False))
