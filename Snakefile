@@ -114,6 +114,7 @@ rule all:
         expand(f"{R}/tables/{{table}}.csv", table=list(config["tables"])),
         f"{P}/figures/figure4_2.png",
         f"{P}/figures/figure4_4.png",
+        f"{P}/label_audit.html",
 
 
 rule sweep:

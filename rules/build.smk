@@ -21,6 +21,25 @@ rule balance:
         "../scripts/balance.py"
 
 
+# Paper 3.4 "we assessed the accuracy of the labels through sampling": a seeded sample per label, in the report.
+rule label_audit:
+    input:
+        f"{R}/data/labeled.jsonl",
+    output:
+        html=report(f"{P}/label_audit.html", caption="../report/label_audit.rst", category="Data"),
+        csv=f"{P}/label_audit.csv",
+    params:
+        per_label=config["label_audit"]["per_label"],
+        seed=config["label_audit"].get("seed", config["seed"]),
+        labeler=config["models"]["labeler"],
+    log:
+        f"{R}/logs/label_audit.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/label_audit.py"
+
+
 rule training_sets:
     input:
         f"{R}/data/scored.jsonl",

@@ -26,11 +26,6 @@ rule benchmark_data:
         "../scripts/benchmark_data.py"
 
 
-def one_benchmark(benchmark):
-    """Evaluation settings for one benchmark's job: a changed setting of another benchmark reruns nothing here."""
-    return {**config["evaluation"], "benchmarks": {benchmark: config["evaluation"]["benchmarks"][benchmark]}}
-
-
 # One job per (model, benchmark), so a cluster runs them side by side; lm-eval's samples kept per item.
 rule evaluate_benchmark:
     input:
@@ -40,7 +35,11 @@ rule evaluate_benchmark:
         result=f"{R}/eval/{{model}}/{{benchmark}}.json",
         samples=f"{R}/eval/{{model}}/{{benchmark}}.samples.jsonl",
     params:
-        settings=lambda wc: one_benchmark(wc.benchmark),
+        # This benchmark's settings only: a changed setting of another benchmark reruns nothing here.
+        settings=lambda wc: {
+            **config["evaluation"],
+            "benchmarks": {wc.benchmark: config["evaluation"]["benchmarks"][wc.benchmark]},
+        },
     threads: THREADS
     resources:
         mem_mb=8000,

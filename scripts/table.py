@@ -19,7 +19,8 @@ provenance = table_provenance(frame, results, paths, smk.config)
 provenance["paper_reference"] = {"file": smk.params.reference, "source": reference.source, "missing": reference.missing,
                                  "sha256": sha256_file(smk.params.reference) if smk.params.reference else None}
 write_json(smk.output.provenance, provenance)
-notes = [f"Intervals: {stats['bootstrap_resamples']} paired-bootstrap resamples of the items, numpy seed "
-         f"{stats['seed']}, level {stats['level']}.", *reference_notes(reference, spec["models"])]
+method = (f"Intervals: {stats['bootstrap_resamples']} paired-bootstrap resamples of the items, numpy seed "
+          f"{stats['seed']}, level {stats['level']}.")
+notes = [method, *reference_notes(reference, spec["models"])]
 write_renderings(frame, spec["title"], smk.output.md, smk.output.tex, notes=notes)
 log.info("%s: %d rows\n%s", smk.wildcards.table, len(frame), frame.to_string(index=False))
