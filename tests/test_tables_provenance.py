@@ -134,6 +134,11 @@ def test_bootstrap_interval_on_a_hand_computed_case():
     assert stats["base_stderr"] == pytest.approx(0.25) and standard_error([1, 1, 1, 1]) == 0.0
     with pytest.raises(ValueError, match="different items"):
         compare(base, model[:3])
+    # Weighted headline (the chat protocol's C-Eval macro average): item a weighs 2, the rest 1, so the gain
+    # is (2*1 + 0 + 1 + 1) / 5 = 0.8; equal weights give the plain interval above.
+    weighted = [{**b, "weight": 2.0 if b["id"] == "a" else 1.0} for b in base]
+    assert compare(weighted, model, resamples=20_000)["gain"] == pytest.approx(0.8)
+    assert bootstrap_mean_interval([1, 1, 1, 0], 20_000, 0, weights=[3, 3, 3, 3]) == (0.25, 1.0)
 
 
 def test_table_rows_carry_uncertainty_and_gold_logprob(tmp_path):
