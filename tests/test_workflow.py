@@ -15,7 +15,7 @@ from conftest import BENCH, REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = ["zoo_model", "asset", "raw", "dedup", "label", "balance", "replies", "score", "training_sets", "train",
-          "fuse", "benchmark_data", "evaluate", "table", "loss_figure_sft", "loss_figure_kto"]
+          "fuse", "benchmark_data", "evaluate_benchmark", "evaluate", "table", "loss_figure_sft", "loss_figure_kto"]
 
 
 def _snakemake(*args, cwd=REPO, timeout=900):
@@ -95,7 +95,20 @@ def test_smoke_workflow_runs_end_to_end(tmp_path):
         frame = pd.read_csv(results / "tables" / f"{table}.csv")
         assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}
         assert (frame["gain"] == (frame["model_score"] - frame["baseline_score"]).round(2)).all()
+        # Issue 17: uncertainty on every row, items changed, gold log-probability for multiple choice.
+        assert (frame["gain_ci_low"] <= frame["gain_ci_high"]).all() and frame["model_stderr"].notna().all()
+        assert (frame["better"] + frame["worse"] <= frame["n"]).all()
+        mc = frame[frame["evaluation_set"].isin(["MMLU", "CMMLU", "C-Eval (val)"])]
+        assert mc["gold_logprob_change"].notna().all() and (mc["model_gold_logprob"] <= 0).all()
+        assert frame.loc[frame["model"] == "S1", "paper_model_score"].notna().all()
         assert (results / "paper" / "tables" / f"{table}.md").exists()
+    # One evaluation job per (model, benchmark), each keeping lm-eval's per-item samples.
+    for model in ("base", "S1", "S2", "S3", "F1", "F2"):
+        scores = json.loads((results / "eval" / f"{model}.json").read_text())["scores"]
+        for bench, score in scores.items():
+            samples = (results / "eval" / model / f"{bench}.samples.jsonl").read_text().splitlines()
+            assert len(samples) == score["n"], (model, bench)
+    assert "Label audit" in (results / "paper" / "label_audit.html").read_text()
     for stage in ("raw", "deduped", "labeled", "balanced", "replies", "scored", "training_sets"):
         stats = json.loads((results / "data" / f"{stage}.stats.json").read_text())
         assert stats["records_in"] == stats["records_out"] + stats["dropped_total"] or stage == "training_sets", stage
