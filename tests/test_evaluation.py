@@ -77,10 +77,10 @@ def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
         weighted = sum(i["weight"] * i["value"] for i in items) / sum(i["weight"] for i in items)
         assert weighted == pytest.approx(result["scores"][name]["value"])
     mc = result["items"]["mmlu"]
-    if protocol == "loglikelihood":  # the gold option's log-probability among the four, and its raw log-likelihood
-        assert all(i["gold_logprob"] <= 0 and i["gold_loglik"] <= i["gold_logprob"] + 1e-9 for i in mc)
-    else:
-        assert not any("gold_logprob" in i for i in mc)
+    # The gold option's log-probability among the four and its raw log-likelihood (chat: from a side task
+    # over the same chat prompt, the letter as the reply's first token).
+    assert all(i["gold_logprob"] <= 0 and i["gold_loglik"] <= i["gold_logprob"] + 1e-9 for i in mc)
+    assert set(result["scores"]) == set(specs)  # the side task adds no score
     # lm-eval's own samples file, one line per item.
     write_samples(tmp_path / "out" / "mmlu.samples.jsonl", "slm_mmlu", result["samples"]["mmlu"])
     lines = [json.loads(line) for line in (tmp_path / "out" / "mmlu.samples.jsonl").read_text().splitlines()]

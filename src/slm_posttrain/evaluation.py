@@ -151,10 +151,22 @@ def task_configs(data_dir: Path, settings: dict) -> list[dict]:
         else:
             raise ValueError(f"unknown benchmark {name!r}")
         tasks.append(base)
+        if protocol == "chat" and name in BENCH_LANG and settings.get("gold_logprob", True):
+            tasks.append(_gold_logprob_task(name, path))
     return tasks
 
 
-METRIC_OF = {"mmlu": "acc", "cmmlu": "acc", "ceval": "acc", "gsm8k": "exact_match", "humaneval": "pass@1"}
+def _gold_logprob_task(name: str, path: Path) -> dict:
+    """Beside a chat multiple-choice task: the log-likelihood of each option letter as the first token of
+    the reply to the same chat prompt. It scores nothing; it gives each item its gold-option
+    log-probability, which moves when training shifts the model even if no generated answer flips."""
+    prompt = chat_protocol.ceval_prompt if name == "ceval" else chat_protocol.mmlu_prompt
+    return {"task": f"slm_{name}{GOLD_SUFFIX}", **_data_kwargs(path), "num_fewshot": 0,
+            "output_type": "multiple_choice", "doc_to_text": prompt, "doc_to_choice": list(LETTERS),
+            "doc_to_target": "answer", "target_delimiter": "", "metric_list": _mean("acc")}
+
+
+GOLD_SUFFIX = "_gold_logprob"
 
 
 def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dict:
@@ -204,6 +216,12 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
             if fuzzy is not None:
                 summary[name]["fuzzy_fallback"] = float(fuzzy)
         items[name] = item_results(samples[name], metric, weights)
+        gold = results["samples"].get(f"slm_{name}{GOLD_SUFFIX}")
+        if gold:  # chat protocol: the gold option's log-probability from its side task, matched by doc_id
+            by_doc = {row["doc_id"]: row for row in item_results(gold, "acc")}
+            for row in items[name]:
+                extra = by_doc[row["doc_id"]]
+                row.update(gold_loglik=extra["gold_loglik"], gold_logprob=extra["gold_logprob"])
     protocol = {"name": "chat", "source": chat_protocol.SOURCE} if chat else {"name": "loglikelihood"}
     return {"model": str(model_dir), "scores": summary, "protocol": protocol, "items": items, "samples": samples,
             "lm_eval_version": results.get("lm_eval_version"), "settings": {k: v for k, v in settings.items()}}

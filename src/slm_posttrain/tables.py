@@ -19,7 +19,7 @@ def build_table(results: dict[str, dict], models: list[str], baseline: str = "ba
 
     Per row, from the per-item results both runs keep: each score's standard error, the gain's
     paired-bootstrap interval (`level`, `resamples` draws seeded with `seed`; gain_ci_excludes_zero says
-    whether it leaves out 0), how many items got better / worse, and for multiple-choice log-likelihood
+    whether it leaves out 0), how many items got better / worse, and for multiple-choice
     sets the mean log-probability of the gold option (nats) and its change with its own interval.
     reference: the paper's published scores, {benchmark: {model: percent or None}} (see
     load_reference); they fill paper_* columns beside ours, empty where the reference has none.
@@ -124,7 +124,7 @@ def write_renderings(frame, title: str, md_path: str | Path, tex_path: str | Pat
 _MARK_NOTE = ("Gain and log-prob change: percentage points / nats, with the 95% paired-bootstrap interval over "
               "items in brackets; bold where the interval excludes 0. +/- is the score's standard error. Better / "
               "worse: items whose score rose / fell against the baseline. Gold log-p: mean log-probability of the "
-              "gold option among the four (multiple-choice log-likelihood sets only).")
+              "gold option among the four (multiple-choice sets).")
 
 
 def display_frame(frame, bold=lambda t: t, escape=lambda t: t):
