@@ -4,6 +4,7 @@ import os
 import re
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 sys.path.insert(0, f"{workflow.basedir}/src")
@@ -44,6 +45,9 @@ if config.get("offline", True):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if config.get("hf_home"):
+    # Every job reads models and datasets from this Hugging Face home (the rehearsal's local hub cache).
+    os.environ["HF_HOME"] = os.path.abspath(config["hf_home"])
 # Jobs import this checkout's package even in a conda env (--sdm conda) that did not pip-install it.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 
@@ -59,6 +63,11 @@ def shard_path(name):
 
 def gathered(name):
     return expand(shard_path(name), shard=SHARD_IDS)
+
+
+def hub_cache_inputs():
+    """The stand-in hub cache the hub readers (zoo_model, raw) wait for, where the config has one."""
+    return [f"{config['hf_home']}/stand_ins.json"] if config.get("hub_stand_ins") else []
 
 
 def zoo_dir(name):
@@ -106,6 +115,15 @@ include: "rules/train.smk"
 include: "rules/fuse.smk"
 include: "rules/evaluate.smk"
 include: "rules/paper.smk"
+
+
+onstart:
+    if config.get("preflight", {}).get("enabled"):
+        from slm_posttrain.preflight import problems
+
+        missing = problems(config)
+        if missing:
+            raise WorkflowError("preflight: this run cannot finish here:\n  - " + "\n  - ".join(missing))
 
 
 rule all:

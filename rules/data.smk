@@ -2,12 +2,21 @@
 
 
 def resolved_sources():
-    return [{**s, "path": local_path(s["path"])} if s.get("path") else s for s in config["sources"]]
+    """Sources with asset paths resolved and `source_limit` (a scale knob) capping each one's records."""
+    cap = config.get("source_limit", 0)
+    out = []
+    for s in config["sources"]:
+        s = {**s, "path": local_path(s["path"])} if s.get("path") else dict(s)
+        if cap:
+            s["limit"] = min(s.get("limit") or cap, cap)
+        out.append(s)
+    return out
 
 
 rule raw:
     input:
         [s["path"] for s in resolved_sources() if s.get("path")],
+        hub_cache_inputs(),
     output:
         data=f"{R}/data/raw.jsonl",
         quarantine=f"{R}/data/raw.quarantine.jsonl",

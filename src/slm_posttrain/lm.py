@@ -12,6 +12,7 @@ never its name or path: a model retrained or re-materialized under the same name
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -203,23 +204,90 @@ def _vllm_content_id(path: str | Path) -> str:
     return model_digest(snapshot_download(str(path), local_files_only=True))
 
 
+def vllm_python(python: str | None = None) -> str | None:
+    """The interpreter that runs vLLM: None when `vllm` imports in this process (one environment, e.g. a
+    GPU cluster's), else `python`, $SLM_VLLM_PYTHON, or this checkout's .venv-vllm (README, Setup)."""
+    import importlib.util
+
+    if python is None and importlib.util.find_spec("vllm") is not None:
+        return None
+    candidate = python or os.environ.get("SLM_VLLM_PYTHON") or str(Path(__file__).resolve().parents[2] / ".venv-vllm/bin/python")
+    if not Path(candidate).exists():
+        raise RuntimeError(f"backend vllm: vllm is not importable here and there is no vLLM environment at {candidate} "
+                           "(README, Setup: the vLLM environment; or set SLM_VLLM_PYTHON)")
+    return candidate
+
+
+class _VllmWorker:
+    """vllm_worker.py in the vLLM environment's Python, one JSON line per request."""
+
+    def __init__(self, python: str, options: dict):
+        import subprocess
+
+        # The worker module comes from this checkout (no install in the vLLM environment needed).
+        src = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen([python, "-m", "slm_posttrain.vllm_worker", json.dumps(options)], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+        if self._read().get("ready") is not True:
+            raise RuntimeError("the vLLM worker did not start (see the log above)")
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the vLLM worker exited (code {self.proc.wait()}); its messages are in the log above")
+        return json.loads(line)
+
+    def call(self, **request) -> dict:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        reply = self._read()
+        if "error" in reply:
+            raise RuntimeError(f"vLLM worker: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write(json.dumps({"op": "close"}) + "\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=120)
+
+
 class VllmLM:
-    """vLLM offline engine; imported lazily so CPU machines never need vllm installed."""
+    """vLLM offline engine, in this process when vllm imports here, else in the vLLM environment's
+    Python (vllm_worker.py); imported lazily so machines without it never need vllm."""
 
     def __init__(self, path: str | Path, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
-                 max_length: int = 4096, trust_remote_code: bool = False, **_):
-        from vllm import LLM
-
+                 max_length: int = 4096, dtype: str = "auto", python: str | None = None, **_):
         self.name = str(path)
         self.content_id = _vllm_content_id(path)
-        self.llm = LLM(model=str(path), tensor_parallel_size=tensor_parallel_size, max_model_len=max_length,
-                       gpu_memory_utilization=gpu_memory_utilization, trust_remote_code=trust_remote_code)
-        self.tokenizer = self.llm.get_tokenizer()
+        # trust_remote_code stays off: weights and code come only from the model folder's safetensors/config.
+        options = {"model": str(path), "tensor_parallel_size": tensor_parallel_size, "max_model_len": max_length,
+                   "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype, "trust_remote_code": False,
+                   "seed": 0}
+        self.python = vllm_python(python)
+        if self.python is None:
+            from vllm import LLM
+
+            self.llm, self.worker = LLM(**options), None
+            self.tokenizer = self.llm.get_tokenizer()
+        else:
+            from transformers import AutoTokenizer
+
+            self.llm, self.worker = None, _VllmWorker(self.python, options)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
 
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
     def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+        if self.worker is not None:
+            texts = self.worker.call(op="generate", conversations=[list(m) for m in conversations], params=params)["texts"]
+            return [t.strip() for t in texts]
         from vllm import SamplingParams
 
         # One SamplingParams per request, seeded per request: vLLM then gives each its own generator.
@@ -231,19 +299,22 @@ class VllmLM:
         return [o.outputs[0].text.strip() for o in outs]
 
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str], desc: str = "score") -> list[tuple[float, int]]:
+        token_ids, n_conts = [], []
+        for prefix, cont in zip(prefixes, continuations, strict=True):
+            p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
+            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids
+            token_ids.append(p_ids + c_ids)
+            n_conts.append(len(c_ids))
+        if self.worker is not None:
+            sums = self.worker.call(op="prompt_logprobs", token_ids=token_ids, n_last=n_conts)["sums"]
+            return [(float(t), n) for t, n in zip(sums, n_conts, strict=True)]
         from vllm import SamplingParams
 
         sp = SamplingParams(max_tokens=1, prompt_logprobs=0)
-        prompts, n_conts = [], []
-        for prefix, cont in zip(prefixes, continuations):
-            p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
-            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids
-            prompts.append({"prompt_token_ids": p_ids + c_ids})
-            n_conts.append(len(c_ids))
         results = []
-        for out, n in zip(self.llm.generate(prompts, sp, use_tqdm=True), n_conts):
-            ids = out.prompt_token_ids
-            lps = out.prompt_logprobs
+        outs = self.llm.generate([{"prompt_token_ids": ids} for ids in token_ids], sp, use_tqdm=True)
+        for out, n in zip(outs, n_conts, strict=True):
+            ids, lps = out.prompt_token_ids, out.prompt_logprobs
             total = sum(lps[j][ids[j]].logprob for j in range(len(ids) - n, len(ids))) if n else 0.0
             results.append((float(total), n))
         return results
@@ -290,6 +361,9 @@ class OpenAIChatLM:
         raise NotImplementedError("log-probability scoring needs the 'transformers' or 'vllm' backend")
 
 
+VLLM_ONLY_OPTIONS = {"tensor_parallel_size", "gpu_memory_utilization", "python"}
+
+
 def load_lm(spec: dict, models_dir: str | Path = "resources/models"):
     """Build a backend from a config `models.<role>` entry."""
     backend = spec.get("backend", "transformers")
@@ -300,6 +374,9 @@ def load_lm(spec: dict, models_dir: str | Path = "resources/models"):
     if backend == "vllm":
         return VllmLM(path, **options)
     if backend == "transformers":
+        # Engine settings only vLLM has (a role switched from vllm by an overlay keeps them): not for this backend.
+        for key in VLLM_ONLY_OPTIONS & options.keys():
+            options.pop(key)
         return TransformersLM(path, **options)
     raise ValueError(f"unknown backend {backend!r} (transformers, vllm, openai)")
 

