@@ -45,6 +45,8 @@ if config.get("offline", True):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if config.get("hub_stand_ins") and not config.get("hf_home"):
+    raise WorkflowError("config hub_stand_ins needs hf_home: the stand-ins go into that Hugging Face home, never the user's")
 if config.get("hf_home"):
     # Every job reads models and datasets from this Hugging Face home (the rehearsal's local hub cache).
     os.environ["HF_HOME"] = os.path.abspath(config["hf_home"])

@@ -43,7 +43,7 @@ rule hub_stand_ins:
     input:
         examples=lambda wc: [local_path(p) for p in config["hub_stand_ins"]["examples"].values()],
     output:
-        manifest=f"{config.get('hf_home') or RES}/stand_ins.json",
+        manifest=f"{config.get('hf_home') or R}/stand_ins.json",  # hf_home is required with hub_stand_ins
     params:
         spec=config.get("hub_stand_ins"),
         examples=lambda wc: {lang: local_path(p) for lang, p in config["hub_stand_ins"]["examples"].items()},
