@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backends", action="store_true", help="transformers vs vLLM side by side")
     parser.add_argument("--vllm-dtype", default="float32")
-    parser.add_argument("--vllm-memory", type=float, default=0.05, help="vLLM's share of RAM (CPU) or GPU memory")
+    parser.add_argument("--vllm-memory", type=float, default=0.15, help="vLLM's share of RAM (CPU) or GPU memory")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.backends:

@@ -73,7 +73,7 @@ def backends(smollm2):
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     hf = TransformersLM(smollm2, batch_size=16)
-    vl = VllmLM(smollm2, dtype="float32", gpu_memory_utilization=0.05, max_length=512)
+    vl = VllmLM(smollm2, dtype="float32", gpu_memory_utilization=0.15, max_length=512)
     yield hf, vl
     vl.close()
 
