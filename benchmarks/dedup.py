@@ -22,7 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from slm_posttrain.simhash import deduplicate_brute_force, features, fingerprints, near_duplicates
+from slm_posttrain.simhash import features, fingerprints, near_duplicates
+from slm_posttrain.simhash_reference import deduplicate_brute_force
 
 
 def _vocab(lang: str, rng: np.random.Generator) -> tuple[list[str], str]:
@@ -51,7 +52,7 @@ def synthetic(n: int, seed: int = 0, dup_rate: float = 0.1, lang: str = "en") ->
     with_comma = [w + "，" for w in vocab] if lang == "zh" else vocab
     clause_end = np.arange(24) % 6 == 5
     return [glue.join([(with_comma if clause_end[j] else vocab)[w] for j, w in enumerate(row[:size].tolist())])
-            for row, size in zip(words, lengths.tolist())]
+            for row, size in zip(words, lengths.tolist(), strict=True)]
 
 
 def _status_mb(field: str) -> float | None:

@@ -31,16 +31,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from slm_posttrain.normalize import DEFAULT, NONE, normalize_many
-from slm_posttrain.simhash import features, fingerprints
-from slm_posttrain.text import cjk_ratio
+from slm_posttrain.normalize import DEFAULT, NONE, normalize_many  # noqa: E402 (after the sys.path line)
+from slm_posttrain.simhash import features, fingerprints  # noqa: E402 (after the sys.path line)
+from slm_posttrain.text import cjk_ratio  # noqa: E402 (after the sys.path line)
 
 BENCH = REPO / "resources" / "benchmarks"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LETTER = re.compile(r"[A-Za-z]")
 _PUNCT = re.compile(r"[，。？！：；、,.?!:;]")
-ZH_TO_ASCII = dict(zip("，。？！：；（）“”", ',.?!:;()""'))
-ASCII_TO_ZH = dict(zip(",.?!:;()", "，。？！：；（）"))
+ZH_TO_ASCII = dict(zip("，。？！：；（）“”", ',.?!:;()""', strict=True))
+ASCII_TO_ZH = dict(zip(",.?!:;()", "，。？！：；（）", strict=True))
 POLITE = {"zh": (["请回答：", "请问，", "麻烦帮我解答一下："], ["谢谢！", "请详细解释。", "谢谢你的帮助。"]),
           "en": (["Please answer: ", "Could you help me with this? ", "Hi! "], [" Thanks!", " Please explain.",
                                                                                " Thank you for your help."])}
@@ -62,12 +62,14 @@ def load_sentences(lang: str) -> list[str]:
     if lang == "zh":
         texts = _zip_questions(BENCH / "cmmlu" / "cmmlu.zip", re.compile(r"^(dev|test)/.+\.csv$"), 1, True)
         texts += _zip_questions(BENCH / "ceval" / "ceval.zip", re.compile(r"^(dev|val|test)/.+\.csv$"), 1, True)
-        keep = lambda t: cjk_ratio(t) >= 0.5
+        def keep(t):
+            return cjk_ratio(t) >= 0.5
     else:
         texts = _zip_questions(BENCH / "mmlu" / "mmlu.zip", re.compile(r"^data/(dev|val|test)/.+\.csv$"), 0, False)
         with open(BENCH / "gsm8k" / "test.jsonl", encoding="utf-8") as fh:
             texts += [json.loads(line)["question"] for line in fh if line.strip()]
-        keep = lambda t: cjk_ratio(t) == 0 and len(_LETTER.findall(t)) >= 10
+        def keep(t):
+            return cjk_ratio(t) == 0 and len(_LETTER.findall(t)) >= 10
     texts = (" ".join(t.split()) if lang == "en" else t.strip() for t in texts)
     return list(dict.fromkeys(t for t in texts if 10 <= len(t) <= 300 and keep(t)))
 
@@ -185,7 +187,8 @@ def close_pairs(fps: np.ndarray, k: int, block: int = 512) -> int:
 
 
 def simhash_rows(texts, edits, ngram, ks, norm_name, norm):
-    prep = lambda ts: normalize_many(ts, norm)
+    def prep(ts):
+        return normalize_many(ts, norm)
     base = fingerprints(prep(texts), ngram)
     edited = {name: fingerprints(prep(ts), ngram) for name, ts in edits.items()}
     rows = []

@@ -22,8 +22,9 @@ import torch
 
 from slm_posttrain.lm import TransformersLM
 
-WORDS = ("explain describe write list compare summarize translate why how what the a of to in for on with "
-         "python data model river history energy music market health city garden ocean planet").split()
+WORDS = ["explain", "describe", "write", "list", "compare", "summarize", "translate", "why", "how", "what", "the", "a",
+         "of", "to", "in", "for", "on", "with", "python", "data", "model", "river", "history", "energy", "music",
+         "market", "health", "city", "garden", "ocean", "planet"]
 
 
 def prompts(n: int, seed: int = 0) -> list[str]:

@@ -212,7 +212,8 @@ def main() -> None:
             for stage in MODEL_STAGES:
                 rows.append({"records": n, **measure(stage, work)})
         print(f"done {n:,}", file=sys.stderr)
-    print("| stage | pipeline records | stage out | seconds | records/s | peak RSS (MB) |\n| --- | --- | --- | --- | --- | --- |")
+    print("| stage | pipeline records | stage out | seconds | records/s | peak RSS (MB) |\n"
+          "| --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['stage']} | {r['records']:,} | {r['records_out']:,} | {r['seconds']:.2f} | "
               f"{r['records'] / r['seconds']:,.0f} | {r['peak_rss_mb']:,.0f} |")

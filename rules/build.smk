@@ -6,17 +6,16 @@ rule balance:
         f"{R}/data/labeled.jsonl",
     output:
         data=f"{R}/data/balanced.jsonl",
-        stats=f"{R}/data/balanced.stats.json",
-        plot=report(f"{P}/figures/label_balance.png", caption="../report/label_balance.rst",
-                    category="Data"),
-    params:
-        min_count=config["balance"].get("min_count", 10),
-        target=config["balance"].get("target_per_label", 0),
-        seed=config["seed"],
+        stats=report(f"{R}/data/balanced.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
+        plot=report(f"{P}/figures/label_balance.png", caption="../report/label_balance.rst", category="Data"),
     log:
         f"{R}/logs/balance.log",
     conda:
         "../envs/data.yaml"
+    params:
+        min_count=config["balance"]["min_count"],
+        target=config["balance"]["target_per_label"],
+        seed=config["seed"],
     script:
         "../scripts/balance.py"
 
@@ -28,14 +27,14 @@ rule label_audit:
     output:
         html=report(f"{P}/label_audit.html", caption="../report/label_audit.rst", category="Data"),
         csv=f"{P}/label_audit.csv",
-    params:
-        per_label=config["label_audit"]["per_label"],
-        seed=config["label_audit"].get("seed", config["seed"]),
-        labeler=config["models"]["labeler"],
     log:
         f"{R}/logs/label_audit.log",
     conda:
         "../envs/data.yaml"
+    params:
+        per_label=config["label_audit"]["per_label"],
+        seed=config["label_audit"].get("seed", config["seed"]),
+        labeler=config["models"]["labeler"],
     script:
         "../scripts/label_audit.py"
 
@@ -47,13 +46,15 @@ rule training_sets:
         sft=f"{R}/data/sft.jsonl",
         kto=f"{R}/data/kto.jsonl",
         llamafactory=directory(f"{R}/data/llamafactory"),
-        stats=f"{R}/data/training_sets.stats.json",
-    params:
-        selection=config["selection"],
-        seed=config["seed"],
+        stats=report(
+            f"{R}/data/training_sets.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"
+        ),
     log:
         f"{R}/logs/training_sets.log",
     conda:
         "../envs/data.yaml"
+    params:
+        selection=config["selection"],
+        seed=config["seed"],
     script:
         "../scripts/training_sets.py"

@@ -1,9 +1,5 @@
 # Stage 10a: benchmark samples from local copies (original formats), then lm-eval per model.
 
-EVAL_MODELS = config["evaluation"]["models"]
-EVALUABLE = [*EVAL_MODELS, *SWEEP_RUNS]
-BENCHMARKS = list(config["evaluation"]["benchmarks"])
-
 
 wildcard_constraints:
     model="|".join(map(re.escape, EVALUABLE)),
@@ -15,13 +11,13 @@ rule benchmark_data:
         [b["path"] for b in config["evaluation"]["benchmarks"].values() if b.get("path")],
     output:
         directory(f"{R}/benchmarks"),
-    params:
-        benchmarks=config["evaluation"]["benchmarks"],
-        seed=config["evaluation"].get("seed", config["seed"]),
     log:
         f"{R}/logs/benchmark_data.log",
     conda:
         "../envs/data.yaml"
+    params:
+        benchmarks=config["evaluation"]["benchmarks"],
+        seed=config["evaluation"].get("seed", config["seed"]),
     script:
         "../scripts/benchmark_data.py"
 
@@ -34,21 +30,21 @@ rule evaluate_benchmark:
     output:
         result=f"{R}/eval/{{model}}/{{benchmark}}.json",
         samples=f"{R}/eval/{{model}}/{{benchmark}}.samples.jsonl",
+    log:
+        f"{R}/logs/evaluate/{{model}}/{{benchmark}}.log",
+    conda:
+        "../envs/models.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        gpu=1,
+        runtime=600,
     params:
         # This benchmark's settings only: a changed setting of another benchmark reruns nothing here.
         settings=lambda wc: {
             **config["evaluation"],
             "benchmarks": {wc.benchmark: config["evaluation"]["benchmarks"][wc.benchmark]},
         },
-    threads: THREADS
-    resources:
-        mem_mb=8000,
-        gpu=1,
-        runtime=600,
-    log:
-        f"{R}/logs/evaluate/{{model}}/{{benchmark}}.log",
-    conda:
-        "../envs/models.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -59,13 +55,13 @@ rule evaluate:
         [f"{R}/eval/{{model}}/{b}.json" for b in BENCHMARKS],
     output:
         f"{R}/eval/{{model}}.json",
+    log:
+        f"{R}/logs/evaluate/{{model}}.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
     params:
         benchmarks=BENCHMARKS,
         settings=config["evaluation"],
-    localrule: True
-    log:
-        f"{R}/logs/evaluate/{{model}}.log",
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/evaluation_merge.py"

@@ -10,21 +10,20 @@ rule label:
     output:
         data=shard_path("labeled.{shard}.jsonl"),
         stats=shard_path("labeled.{shard}.stats.json"),
+    log:
+        f"{R}/logs/label.{{shard}}-of-{SHARDS}.log",
+    conda:
+        "../envs/models.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=6000,
+        gpu=role_gpus("labeler"),
     params:
         role=config["models"]["labeler"],
         settings=config["labeling"],
         cache_dir=f"{R}/cache",
         shards=SHARDS,
         chunk=STREAM_CHUNK,
-        models_dir=f"{RES}/models",
-    threads: THREADS
-    resources:
-        mem_mb=6000,
-        gpu=role_gpus("labeler"),
-    log:
-        f"{R}/logs/label.{{shard}}-of-{SHARDS}.log",
-    conda:
-        "../envs/models.yaml"
     script:
         "../scripts/label.py"
 
@@ -35,14 +34,14 @@ rule label_gather:
         stats=gathered("labeled.{shard}.stats.json"),
     output:
         data=f"{R}/data/labeled.jsonl",
-        stats=f"{R}/data/labeled.stats.json",
-    params:
-        data_outputs=["data"],
-        additive=["unparsable_labeled_unknown", "histogram"],
+        stats=report(f"{R}/data/labeled.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
     log:
         f"{R}/logs/label_gather.log",
     conda:
         "../envs/data.yaml"
+    params:
+        data_outputs=["data"],
+        additive=["unparsable_labeled_unknown", "histogram"],
     script:
         "../scripts/gather.py"
 
@@ -55,21 +54,20 @@ rule replies:
     output:
         data=shard_path("replies.{shard}.jsonl"),
         stats=shard_path("replies.{shard}.stats.json"),
+    log:
+        f"{R}/logs/replies.{{shard}}-of-{SHARDS}.log",
+    conda:
+        "../envs/models.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        gpu=role_gpus("large", "small"),
     params:
         roles={"large": config["models"]["large"], "small": config["models"]["small"]},
         generation=config["generation"],
         cache_dir=f"{R}/cache",
         shards=SHARDS,
         chunk=STREAM_CHUNK,
-        models_dir=f"{RES}/models",
-    threads: THREADS
-    resources:
-        mem_mb=8000,
-        gpu=role_gpus("large", "small"),
-    log:
-        f"{R}/logs/replies.{{shard}}-of-{SHARDS}.log",
-    conda:
-        "../envs/models.yaml"
     script:
         "../scripts/replies.py"
 
@@ -80,13 +78,13 @@ rule replies_gather:
         stats=gathered("replies.{shard}.stats.json"),
     output:
         data=f"{R}/data/replies.jsonl",
-        stats=f"{R}/data/replies.stats.json",
-    params:
-        data_outputs=["data"],
-        additive=["without_original_reply", "empty_generations"],
+        stats=report(f"{R}/data/replies.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
     log:
         f"{R}/logs/replies_gather.log",
     conda:
         "../envs/data.yaml"
+    params:
+        data_outputs=["data"],
+        additive=["without_original_reply", "empty_generations"],
     script:
         "../scripts/gather.py"

@@ -4,22 +4,20 @@
 
 rule table:
     input:
-        lambda wc: [f"{R}/eval/{m}.json" for m in ["base", *config["tables"][wc.table]["models"]]],
-        [config["paper_reference"]] if config.get("paper_reference") else [],
+        results=table_results,
+        reference=[config["paper_reference"]] if config["paper_reference"] else [],
     output:
         csv=report(f"{R}/tables/{{table}}.csv", caption="../report/table.rst", category="Tables"),
         provenance=f"{R}/tables/{{table}}.provenance.json",
         md=f"{P}/tables/{{table}}.md",
         tex=f"{P}/tables/{{table}}.tex",
-    params:
-        spec=lambda wc: config["tables"][wc.table],
-        results={m: f"{R}/eval/{m}.json" for m in ["base", *EVAL_MODELS]},
-        reference=config.get("paper_reference"),
-        statistics=config["table_statistics"],
     log:
         f"{R}/logs/table/{{table}}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        spec=lambda wc: config["tables"][wc.table],
+        statistics=config["table_statistics"],
     script:
         "../scripts/table.py"
 
@@ -29,10 +27,12 @@ rule loss_figure_sft:
         [f"{R}/checkpoints/{run}" for run in config["training"] if run_spec(run)["kind"] == "sft"],
     output:
         report(f"{P}/figures/figure4_2.png", caption="../report/figure4_2.rst", category="Figures"),
-    params:
-        title="Figure 4-2: SFT training loss",
+    log:
+        f"{R}/logs/figure4_2.log",
     conda:
         "../envs/data.yaml"
+    params:
+        title="Figure 4-2: SFT training loss",
     script:
         "../scripts/loss_figure.py"
 
@@ -42,10 +42,12 @@ rule loss_figure_kto:
         [f"{R}/checkpoints/{run}" for run in config["training"] if run_spec(run)["kind"] == "kto"],
     output:
         report(f"{P}/figures/figure4_4.png", caption="../report/figure4_4.rst", category="Figures"),
-    params:
-        title="Figure 4-4: KTO training loss",
+    log:
+        f"{R}/logs/figure4_4.log",
     conda:
         "../envs/data.yaml"
+    params:
+        title="Figure 4-4: KTO training loss",
     script:
         "../scripts/loss_figure.py"
 
@@ -55,10 +57,12 @@ rule sweep_loss_figure:
         [f"{R}/checkpoints/{run}" for run in SWEEP_RUNS],
     output:
         report(f"{P}/figures/figure4_6.png", caption="../report/figure4_6.rst", category="Figures"),
-    params:
-        title="Figure 4-6: training loss per learning rate",
+    log:
+        f"{R}/logs/figure4_6.log",
     conda:
         "../envs/data.yaml"
+    params:
+        title="Figure 4-6: training loss per learning rate",
     script:
         "../scripts/loss_figure.py"
 
@@ -68,9 +72,11 @@ rule sweep_score_figure:
         [f"{R}/eval/{run}.json" for run in SWEEP_RUNS],
     output:
         report(f"{P}/figures/figure4_7.png", caption="../report/figure4_7.rst", category="Figures"),
-    params:
-        learning_rates={run: point["learning_rate"] for run, point in SWEEP_RUNS.items()},
+    log:
+        f"{R}/logs/figure4_7.log",
     conda:
         "../envs/data.yaml"
+    params:
+        learning_rates={run: point["learning_rate"] for run, point in SWEEP_RUNS.items()},
     script:
         "../scripts/sweep_score_figure.py"

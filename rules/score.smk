@@ -10,21 +10,20 @@ rule score:
         data=shard_path("scored.{shard}.jsonl"),
         stats=shard_path("scored.{shard}.stats.json"),
         quarantine=shard_path("scored.{shard}.quarantine.jsonl"),
+    log:
+        f"{R}/logs/score.{{shard}}-of-{SHARDS}.log",
+    conda:
+        "../envs/models.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        gpu=role_gpus("large"),
     params:
         role=config["models"]["large"],
         scoring=config["scoring"],
         cache_dir=f"{R}/cache",
         shards=SHARDS,
         chunk=STREAM_CHUNK,
-        models_dir=f"{RES}/models",
-    threads: THREADS
-    resources:
-        mem_mb=8000,
-        gpu=role_gpus("large"),
-    log:
-        f"{R}/logs/score.{{shard}}-of-{SHARDS}.log",
-    conda:
-        "../envs/models.yaml"
     script:
         "../scripts/score.py"
 
@@ -37,13 +36,13 @@ rule score_gather:
     output:
         data=f"{R}/data/scored.jsonl",
         quarantine=f"{R}/data/scored.quarantine.jsonl",
-        stats=f"{R}/data/scored.stats.json",
-    params:
-        data_outputs=["data", "quarantine"],
-        additive=["replies_scored", "histograms"],
+        stats=report(f"{R}/data/scored.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
     log:
         f"{R}/logs/score_gather.log",
     conda:
         "../envs/data.yaml"
+    params:
+        data_outputs=["data", "quarantine"],
+        additive=["replies_scored", "histograms"],
     script:
         "../scripts/gather.py"

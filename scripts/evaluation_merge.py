@@ -7,7 +7,8 @@ from slm_posttrain.runtime import setup
 
 smk = snakemake  # noqa: F821
 log = setup(smk, "evaluate_merge")
-parts = {bench: json.loads(Path(path).read_text()) for bench, path in zip(smk.params.benchmarks, smk.input)}
+parts = {bench: json.loads(Path(path).read_text())
+         for bench, path in zip(smk.params.benchmarks, smk.input, strict=True)}
 merged = merge_results(parts, smk.params.settings)
 merged["name"] = smk.wildcards.model
 write_result(smk.output[0], merged)

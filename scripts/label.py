@@ -15,7 +15,7 @@ smk = snakemake  # noqa: F821
 log = setup(smk, "label")
 settings = smk.params.settings
 stats = StageStats("labeled")
-lm = load_lm(smk.params.role, smk.params.models_dir)
+lm = load_lm(smk.params.role, next(iter(smk.input.model), None))
 shard, shards = int(smk.wildcards.shard), smk.params.shards
 records, total = iter_shard(smk.input.data, shard, shards, required=("id", "instruction"))
 records = tqdm(records, total=total, desc=f"label {shard + 1}/{shards}", unit="rec")
@@ -29,11 +29,11 @@ def counted(stream):
 
 
 cache = RequestCache(cache_file(smk.params.cache_dir, "label", shard, shards))
-stats.records_out = write_jsonl(smk.output.data, counted(label_stream(lm, records, settings, cache,
-                                                                      smk.params.chunk)))
+stats.records_out = write_jsonl(smk.output.data, counted(label_stream(lm, records, settings, cache, smk.params.chunk)))
 stats.records_in = stats.records_out
-stats.details.update(mode=settings["mode"], calibrated=settings.get("calibrate", True), labeler=lm.name, labeler_content_id=lm.content_id,
-                     unparsable_labeled_unknown=histogram.get(UNKNOWN, 0), histogram=dict(histogram.most_common()),
+stats.details.update(mode=settings["mode"], calibrated=settings["calibrate"], labeler=lm.name,
+                     labeler_content_id=lm.content_id, unparsable_labeled_unknown=histogram.get(UNKNOWN, 0),
+                     histogram=dict(histogram.most_common()),
                      model_usage={"labeler": usage_of(lm).as_dict()})
 stats.write(smk.output.stats)
 log_stats(log, stats)

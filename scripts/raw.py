@@ -1,4 +1,5 @@
-"""Rule raw: every configured source -> one normalized JSONL (id, source, lang, category, instruction, input, output)."""
+"""Rule raw: every configured source -> one normalized JSONL
+(id, source, lang, category, instruction, input, output)."""
 from slm_posttrain.records import StageStats, write_jsonl
 from slm_posttrain.runtime import log_stats, setup
 from slm_posttrain.sources import collect

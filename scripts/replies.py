@@ -1,4 +1,5 @@
-"""Rule replies: three replies per instruction: the original (where the source has one), the large model's, the small model's."""
+"""Rule replies: three replies per instruction: the original (where the source has one), the large model's,
+the small model's."""
 from slm_posttrain.records import StageStats, write_jsonl
 from slm_posttrain.replies import generate_replies
 from slm_posttrain.runtime import log_stats, setup
@@ -6,8 +7,9 @@ from slm_posttrain.runtime import log_stats, setup
 smk = snakemake  # noqa: F821
 log = setup(smk, "replies")
 stats = StageStats("replies")
+model_dirs = {role: next(iter(smk.input[role]), None) for role in smk.params.roles}
 records, details = generate_replies(smk.input.data, smk.params.roles, smk.params.generation, smk.params.cache_dir,
-                                    smk.params.models_dir, smk.params.chunk, int(smk.wildcards.shard), smk.params.shards)
+                                    model_dirs, smk.params.chunk, int(smk.wildcards.shard), smk.params.shards)
 stats.records_out = write_jsonl(smk.output.data, records)
 stats.records_in = stats.records_out
 details["empty_generations"] = dict(details["empty_generations"])

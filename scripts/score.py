@@ -15,7 +15,7 @@ from slm_posttrain.usage import usage_of
 smk = snakemake  # noqa: F821
 log = setup(smk, "score")
 stats = StageStats("scored")
-lm = load_lm(smk.params.role, smk.params.models_dir)
+lm = load_lm(smk.params.role, next(iter(smk.input.model), None))
 shard, shards = int(smk.wildcards.shard), smk.params.shards
 records, total = iter_shard(smk.input.data, shard, shards, required=("id", "instruction", "replies"))
 records = tqdm(records, total=total, desc=f"score {shard + 1}/{shards}", unit="rec")
@@ -35,8 +35,9 @@ with JsonlWriter(smk.output.data) as out, JsonlWriter(smk.output.quarantine) as 
             replies_scored += 1
         out.write(record)
 stats.records_out = out.count
-stats.details.update(judge=lm.name, judge_content_id=lm.content_id, judge_mode=smk.params.scoring.get("judge_mode", "choice"),
-                     replies_scored=replies_scored, histograms={k: dict(v) for k, v in histograms.items()},
+stats.details.update(judge=lm.name, judge_content_id=lm.content_id,
+                     judge_mode=smk.params.scoring["judge_mode"], replies_scored=replies_scored,
+                     histograms={k: dict(v) for k, v in histograms.items()},
                      model_usage={"large": usage_of(lm).as_dict()})
 stats.write(smk.output.stats)
 log_stats(log, stats)

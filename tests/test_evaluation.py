@@ -3,12 +3,18 @@
 import json
 
 import pytest
+from conftest import BENCH
 
 from slm_posttrain import benchmarks as B
 from slm_posttrain import chat_protocol
-from slm_posttrain.evaluation import _humaneval_results, evaluate, extract_number, merge_results, task_configs, write_samples
-from conftest import BENCH
-
+from slm_posttrain.evaluation import (
+    _humaneval_results,
+    evaluate,
+    extract_number,
+    merge_results,
+    task_configs,
+    write_samples,
+)
 
 
 def test_extract_number_reads_every_gsm8k_reference_solution():
@@ -57,7 +63,8 @@ def test_protocols_build_different_tasks(tmp_path):
 
 @pytest.mark.parametrize("protocol", ["loglikelihood", "chat"])
 def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
-    specs = {"mmlu": "mmlu/mmlu.zip", "cmmlu": "cmmlu/cmmlu.zip", "ceval": "ceval/ceval.zip", "gsm8k": "gsm8k/test.jsonl",
+    specs = {"mmlu": "mmlu/mmlu.zip", "cmmlu": "cmmlu/cmmlu.zip", "ceval": "ceval/ceval.zip",
+             "gsm8k": "gsm8k/test.jsonl",
              "humaneval": "HumanEval/HumanEval.jsonl"}
     for name, path in specs.items():
         rows = B.load_benchmark(name, {"path": str(BENCH / path)})
@@ -68,7 +75,8 @@ def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
     assert set(result["scores"]) == set(specs)
     assert all(0.0 <= s["value"] <= 1.0 and s["n"] == 3 for s in result["scores"].values())
     if protocol == "chat":  # the author's aggregation, and how often the closest-option fallback decided
-        assert result["scores"]["ceval"]["aggregation"].startswith("macro") and "kekezhai" in result["protocol"]["source"]
+        assert result["scores"]["ceval"]["aggregation"].startswith("macro")
+        assert "kekezhai" in result["protocol"]["source"]
         assert all(0.0 <= result["scores"][n]["fuzzy_fallback"] <= 1.0 for n in ("mmlu", "cmmlu", "ceval"))
     json.dumps(result, default=str)
     # Per-item results: one per evaluated row, named by the row's id; their weighted mean is the score.
@@ -84,7 +92,8 @@ def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
     # lm-eval's own samples file, one line per item.
     write_samples(tmp_path / "out" / "mmlu.samples.jsonl", "slm_mmlu", result["samples"]["mmlu"])
     lines = [json.loads(line) for line in (tmp_path / "out" / "mmlu.samples.jsonl").read_text().splitlines()]
-    assert [line["doc_id"] for line in lines] == [0, 1, 2] and {"doc", "resps", "filtered_resps", "acc"} <= set(lines[0])
+    assert [line["doc_id"] for line in lines] == [0, 1, 2]
+    assert {"doc", "resps", "filtered_resps", "acc"} <= set(lines[0])
     if protocol == "loglikelihood":
         # One job per benchmark, merged, gives the same scores and items as one run over all of them.
         parts = {n: evaluate(tiny_model, tmp_path, {**settings, "benchmarks": {n: settings["benchmarks"][n]}})

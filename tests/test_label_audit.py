@@ -17,7 +17,8 @@ def _records():
 def test_audit_sample_is_seeded_per_label_and_bounded():
     sample, counts = audit_sample(_records(), per_label=5, seed=0)
     assert counts == {"Math-Arithmetic": 12, "Code-Programming": 3, "Writing-Creative": 1}
-    assert {k: len(v) for k, v in sample.items()} == {"Math-Arithmetic": 5, "Code-Programming": 3, "Writing-Creative": 1}
+    assert {k: len(v) for k, v in sample.items()} == {"Math-Arithmetic": 5, "Code-Programming": 3,
+                                                      "Writing-Creative": 1}
     assert all(r["label"] == label for label, rows in sample.items() for r in rows)
     ids = [r["id"] for r in sample["Math-Arithmetic"]]
     assert ids == sorted(ids) and len(set(ids)) == 5  # in file order, no repeats

@@ -20,8 +20,10 @@ def test_parse_label_unknown():
 
 
 def test_label_prompt_lists_categories():
-    msgs = label_messages({"instruction": "Add 2 and 3", "input": ""}, "Cats:\n{categories}\nQ: {instruction}", TAXONOMY)
-    assert msgs[0]["role"] == "user" and "- Math-Arithmetic" in msgs[0]["content"] and "Add 2 and 3" in msgs[0]["content"]
+    msgs = label_messages({"instruction": "Add 2 and 3", "input": ""}, "Cats:\n{categories}\nQ: {instruction}",
+                          TAXONOMY)
+    assert msgs[0]["role"] == "user"
+    assert "- Math-Arithmetic" in msgs[0]["content"] and "Add 2 and 3" in msgs[0]["content"]
 
 
 def _records(counts):

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 import torch
+from conftest import REPO
 from safetensors.torch import load_file
 
-from conftest import REPO
 from slm_posttrain.launch import launch_command, train_launched, wants_launcher
 from slm_posttrain.records import write_jsonl
 

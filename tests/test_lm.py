@@ -80,7 +80,7 @@ def test_logprobs_independent_of_batching(tiny_model):
     together = lm.logprobs(prefixes, conts)
     lm.batch_size = 1
     alone = lm.logprobs(prefixes, conts)
-    for (a, n), (b, m) in zip(together, alone):
+    for (a, n), (b, m) in zip(together, alone, strict=True):
         assert n == m and math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4)
 
 
@@ -126,6 +126,6 @@ def test_unknown_model_path_is_named(tmp_path):
     from slm_posttrain.lm import load_lm
 
     with pytest.raises(FileNotFoundError, match="no-such-model"):
-        load_lm({"name": "no-such-model", "backend": "transformers"}, tmp_path)
+        load_lm({"name": "no-such-model", "backend": "transformers"}, tmp_path / "no-such-model")
     with pytest.raises(FileNotFoundError, match="elsewhere"):
-        load_lm({"path": str(tmp_path / "elsewhere")}, tmp_path)
+        load_lm({"path": str(tmp_path / "elsewhere")})

@@ -63,3 +63,31 @@ def test_missing_key_and_http_errors_are_clear(server, monkeypatch):
     lm = OpenAIChatLM(base_url=server, model="broken")
     with pytest.raises(RuntimeError, match="HTTP 500"):
         lm.generate([[{"role": "user", "content": "x"}]], {})
+
+
+def test_a_role_needing_log_probabilities_is_refused_at_validation():
+    """The HTTP backend generates only: as the large model (perplexity) or a choice-mode labeler it is
+    refused before any job runs, with the role named; as the small model it is fine."""
+    import subprocess
+    import sys
+
+    import pytest
+    import yaml
+    from conftest import REPO
+
+    from slm_posttrain.lm import check_role_backends
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    http = {"backend": "openai", "options": {"base_url": "http://localhost:1/v1", "model": "m"}}
+    check_role_backends({**config, "models": {**config["models"], "small": http}})
+    with pytest.raises(ValueError, match=r"models\.large: backend 'openai'.*perplexity scoring"):
+        check_role_backends({**config, "models": {**config["models"], "large": http}})
+    with pytest.raises(ValueError, match=r"models\.labeler: .*choice-mode labeling"):
+        check_role_backends({**config, "models": {**config["models"], "labeler": http}})
+    check_role_backends({**config, "labeling": {**config["labeling"], "mode": "generate"},
+                         "models": {**config["models"], "labeler": http}})
+
+    large = '{"backend": "openai", "options": {"base_url": "http://x/v1", "model": "m"}}'
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/tables/table4_4.csv", "--config",
+                           f'models={{"large": {large}}}'], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and "models.large: backend 'openai'" in proc.stdout + proc.stderr

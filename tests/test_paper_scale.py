@@ -22,7 +22,8 @@ def _usage(prompt, generated):
 def test_gpu_hours_follow_measured_tokens_and_published_rates(paper_scale, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    usage = {"labeled": {"labeler": _usage(1000, 100)}, "replies": {"large": _usage(500, 2000), "small": _usage(500, 1000)},
+    usage = {"labeled": {"labeler": _usage(1000, 100)},
+             "replies": {"large": _usage(500, 2000), "small": _usage(500, 1000)},
              "scored": {"large": _usage(3000, 0)}}
     for stage, roles in usage.items():
         (data / f"{stage}.stats.json").write_text(json.dumps({"records_in": 10, "model_usage": roles}))

@@ -1,9 +1,9 @@
 import json
 
 import pytest
+from conftest import write_lines
 
 from slm_posttrain.records import DataError, StageStats, read_jsonl, write_jsonl
-from conftest import write_lines
 
 
 def test_bad_json_names_file_and_line(tmp_path):

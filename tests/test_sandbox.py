@@ -1,8 +1,8 @@
 import pytest
+from conftest import BENCH
 
 from slm_posttrain.benchmarks import load_humaneval
 from slm_posttrain.sandbox import CodeExecutionDisabled, check_humaneval, run_program
-from conftest import BENCH
 
 
 @pytest.fixture

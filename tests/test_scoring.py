@@ -8,7 +8,8 @@ from slm_posttrain.lm import TransformersLM
 from slm_posttrain.scoring import parse_verdict, score_stream
 
 SCORING = {"safety_prompt": "Is this safe? {instruction} / {reply}. Answer 0, 0.5 or 1.",
-           "quality_prompt": "Is this good? {instruction} / {reply}. Answer 0, 0.5 or 1."}
+           "quality_prompt": "Is this good? {instruction} / {reply}. Answer 0, 0.5 or 1.",
+           "judge_mode": "choice", "judge_max_new_tokens": 16}
 
 
 @pytest.mark.parametrize("answer, verdict", [

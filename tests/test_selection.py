@@ -19,7 +19,8 @@ def test_select_best_worst_and_ratio():
                for i in range(10)]
     records.append({"id": "unsafe", "lang": "en", "instruction": "bad", "input": "",
                     "replies": [_reply("large", 1, 0, 5.0), _reply("small", 1, 0, 6.0)]})
-    records.append({"id": "empty", "lang": "en", "instruction": "q", "input": "", "replies": [_reply("large", 1, 1, 1, " ")]})
+    records.append({"id": "empty", "lang": "en", "instruction": "q", "input": "",
+                    "replies": [_reply("large", 1, 1, 1, " ")]})
     stats = StageStats("training_sets")
     sft, kto = select(records, W, min_safety=0.5, ratio=2, seed=0, stats=stats)
     assert len(sft) == 10 and all(r["origin"] == "large" for r in sft)
@@ -51,7 +52,8 @@ def test_select_stream_reads_twice_and_matches_select():
     from slm_posttrain.selection import select_stream
 
     records = [{"id": f"r{i}", "lang": "en", "instruction": f"q{i}", "input": "",
-                "replies": [_reply("original", 0.5, 1, 10.0 + i), _reply("large", 1, 1, 5.0), _reply("small", 0, 1, 50.0)]}
+                "replies": [_reply("original", 0.5, 1, 10.0 + i), _reply("large", 1, 1, 5.0),
+                            _reply("small", 0, 1, 50.0)]}
                for i in range(9)]
     opened = []
 

@@ -32,7 +32,8 @@ def test_shards_cover_the_input_once_in_order(tmp_path):
     assert shard_bounds(10, 2, 3) == (6, 10)
     with pytest.raises(ValueError, match="outside"):
         shard_bounds(10, 3, 3)
-    assert cache_file("c", "label", 0, 1).name == "label.sqlite" and cache_file("c", "label", 1, 3).name == "label.1-of-3.sqlite"
+    assert cache_file("c", "label", 0, 1).name == "label.sqlite"
+    assert cache_file("c", "label", 1, 3).name == "label.1-of-3.sqlite"
 
 
 def _stats(n_in, out, dropped, unknown, usage):

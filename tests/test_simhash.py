@@ -2,8 +2,14 @@ import random
 
 import pytest
 
-from slm_posttrain.simhash import (SimhashIndex, deduplicate, deduplicate_brute_force, features, fingerprint,
-                                   hamming)
+from slm_posttrain.simhash import features
+from slm_posttrain.simhash_reference import (
+    SimhashIndex,
+    deduplicate,
+    deduplicate_brute_force,
+    fingerprint,
+    hamming,
+)
 
 
 def test_features_words_and_chinese_ngrams():
@@ -85,7 +91,8 @@ def test_batch_fingerprints_equal_single_on_mixed_scripts():
     random mixes of Latin, CJK, digits, punctuation, Greek final sigma, separators and blanks."""
     import random
 
-    from slm_posttrain.simhash import fingerprint, fingerprints
+    from slm_posttrain.simhash import fingerprints
+    from slm_posttrain.simhash_reference import fingerprint
 
     rng = random.Random(7)
     pieces = ["hello", "World", "中文", "数据", "的", "abc中文def", "ΟΔΟΣ", "x1", "42", "，", "!", " ", "\n", "\x1e",
@@ -98,7 +105,7 @@ def test_batch_fingerprints_equal_single_on_mixed_scripts():
 def test_feature_hash_blocks_and_golden_values():
     """The hash is part of the dataset's definition (it decides which records are dropped), so a
     change to it must be deliberate: these values pin it."""
-    from slm_posttrain.simhash import feature_hash
+    from slm_posttrain.simhash_reference import feature_hash
 
     assert feature_hash("hello") == 0x9CC853D6734B688E
     assert feature_hash("光合") == 0x266589FDE9C62526

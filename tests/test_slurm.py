@@ -9,8 +9,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
-from conftest import BENCH, REPO
+from conftest import REPO
 
 
 def _slurm_is_up() -> bool:
@@ -65,7 +64,7 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
     jobs = subprocess.run(["squeue", "--states=all", "-h", "-O", "Partition:8,tres-per-job:24,Comment:200"],
                           capture_output=True, text=True, check=True).stdout.splitlines()
     placed = {}
-    for line in filter(lambda l: len(l.split()) == 3, jobs):
+    for line in (j for j in jobs if len(j.split()) == 3):
         partition, tres, comment = line.split()
         placed.setdefault(comment.strip().removeprefix("rule_").split("_wildcards")[0], set()).add((partition, tres))
     assert placed["train"] == {("gpu", "gres:gpu:1")} and placed["evaluate"] == {("gpu", "gres:gpu:1")}

@@ -1,11 +1,11 @@
 import json
 
 import pytest
+from conftest import write_lines
 
 from slm_posttrain.records import DataError, StageStats
 from slm_posttrain.sources import collect
 from slm_posttrain.text import detect_lang
-from conftest import write_lines
 
 
 def test_alpaca_dolly_prompt_styles(tmp_path):
@@ -43,7 +43,8 @@ def test_sharegpt_truncated_file_keeps_whole_records(tmp_path):
 
 
 def test_limit_and_max_chars(tmp_path):
-    path = write_lines(tmp_path / "a.jsonl", [json.dumps({"instruction": "x" * n, "output": "y"}) for n in (5, 500, 6, 7)])
+    lines = [json.dumps({"instruction": "x" * n, "output": "y"}) for n in (5, 500, 6, 7)]
+    path = write_lines(tmp_path / "a.jsonl", lines)
     stats = StageStats("raw")
     rows = list(collect([{"name": "a", "path": str(path), "limit": 2, "max_chars": 100}], stats))
     assert [len(r["instruction"]) for r in rows] == [5, 6]
@@ -72,7 +73,8 @@ def test_detect_lang():
 def test_quarantine_counts_bad_lines_instead_of_stopping(tmp_path):
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b'{"instruction": "good one", "output": "a"}\n{"instruction": \n[1]\n'
-                     b'{"question": "no instruction column"}\n{"instruction": "caf\xe9"}\n{"instruction": "good two"}\n')
+                     b'{"question": "no instruction column"}\n{"instruction": "caf\xe9"}\n'
+                     b'{"instruction": "good two"}\n')
     stats, quarantine = StageStats("raw"), []
     rows = list(collect([{"name": "m", "path": str(path), "on_bad_line": "quarantine"}], stats, quarantine))
     assert [r["instruction"] for r in rows] == ["good one", "good two"]
@@ -170,7 +172,8 @@ def test_sharegpt_row_without_conversations_is_quarantined(tmp_path):
     assert [r["instruction"] for r in rows] == ["hi", "hi"]
     assert [q["reason"] for q in quarantine] == [
         "missing field 'conversations'", "field 'conversations' is a str, not a list of turns",
-        "field 'conversations[0].value' is a list, not text (only OpenAI text parts are read)", "expected a JSON object, got list"]
+        "field 'conversations[0].value' is a list, not text (only OpenAI text parts are read)",
+        "expected a JSON object, got list"]
     assert quarantine[0]["location"] == f"{path}#1" and stats.records_in == 6
     with pytest.raises(DataError, match=r"sg\.json#1: missing field 'conversations'"):
         list(collect([{"name": "sg", "path": str(path), "style": "sharegpt"}], StageStats("raw")))

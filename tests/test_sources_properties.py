@@ -18,7 +18,8 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 # Characters that break naive pipelines: lone surrogates, NUL and other controls, combining marks,
 # right-to-left text and marks, BOM, line/paragraph separators, full-width and CJK text, emoji.
 SPECIAL = ["\ud800", "\udfff", "\x00", "\x1b", "\x7f", "\u0301", "e\u0301", "\u202e", "\u200f", "שלום", "مرحبا",
-           "\ufeff", "\u2028", "\u2029", "\r", "\n", "\t", "\r\n", "ＡＢＣ，", "猫が", "中文。", "\U0001F600", " ", '"', "\\"]
+           "\ufeff", "\u2028", "\u2029", "\r", "\n", "\t", "\r\n", "ＡＢＣ，", "猫が", "中文。", "\U0001F600", " ",
+           '"', "\\"]
 texts = st.one_of(
     st.text(alphabet=st.characters(exclude_categories=()), max_size=20),  # any code point, surrogates included
     st.lists(st.sampled_from(SPECIAL + ["a", "word"]), max_size=8).map("".join),
@@ -40,7 +41,8 @@ def turns(style: dict):
     turn = st.fixed_dictionaries({role: mostly(st.sampled_from(ROLES), json_values),
                                   content: mostly(texts, json_values)})
     opening = st.fixed_dictionaries({role: st.sampled_from(["user", "human", "system"]), content: texts})
-    conversation = st.builds(lambda first, rest: [first, *rest], opening, st.lists(mostly(turn, json_values), max_size=3))
+    conversation = st.builds(lambda first, rest: [first, *rest], opening,
+                             st.lists(mostly(turn, json_values), max_size=3))
     return mostly(conversation, json_values)
 
 
@@ -65,7 +67,8 @@ def _jsonl_bytes(draw, records: list) -> tuple[bytes, int]:
         ascii_only = draw(st.integers(0, 3)) < 3  # escaped "\ud800", or the raw code point (invalid UTF-8 on disk)
         lines.append(json.dumps(record, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass"))
     if draw(st.booleans()):
-        lines.insert(draw(st.integers(0, len(lines))), draw(st.binary(max_size=12)).replace(b"\n", b"").replace(b"\r", b""))
+        garbage = draw(st.binary(max_size=12)).replace(b"\n", b"").replace(b"\r", b"")
+        lines.insert(draw(st.integers(0, len(lines))), garbage)
     body = ending.encode().join(lines) + (ending.encode() if draw(st.booleans()) else b"")
     expected = sum(1 for line in lines if line.strip())
     return body, expected
@@ -75,7 +78,7 @@ def _csv_bytes(draw, records: list, columns: list[str]) -> tuple[bytes, int]:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator=draw(st.sampled_from(["\n", "\r\n", "\r"])), quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
-    for record in records:
+    for _record in records:
         writer.writerow([draw(texts) for _ in columns])
     return out.getvalue().encode("utf-8", "surrogatepass"), len(records)
 

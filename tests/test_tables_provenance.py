@@ -1,9 +1,9 @@
 import json
 import math
 
-from slm_posttrain.provenance import job_record, lineage, sha256_file, sha256_tree, table_provenance
 import pytest
 
+from slm_posttrain.provenance import job_record, lineage, sha256_file, sha256_tree, table_provenance
 from slm_posttrain.tables import build_table, load_reference, plot_scores_by_lr, write_renderings
 
 
@@ -147,7 +147,7 @@ def test_table_rows_carry_uncertainty_and_gold_logprob(tmp_path):
     def run(values, logps):
         return {"scores": {"mmlu": {"metric": "acc", "value": sum(values) / 20, "n": 20}},
                 "items": {"mmlu": [{"id": f"q{i}", "value": v, "gold_logprob": lp}
-                                   for i, (v, lp) in enumerate(zip(values, logps))]}}
+                                   for i, (v, lp) in enumerate(zip(values, logps, strict=True))]}}
 
     base = run([0.0] * 10 + [1.0] * 10, [-1.5] * 20)
     s1 = run([1.0] * 20, [-1.4] * 20)

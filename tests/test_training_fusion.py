@@ -5,13 +5,12 @@ import sys
 
 import pytest
 import torch
+from conftest import REPO
 from safetensors.torch import load_file
 
 from slm_posttrain.fusion import FusionError, fuse
 from slm_posttrain.records import write_jsonl
 from slm_posttrain.training import plot_loss, train
-
-from conftest import REPO
 
 PARAMS = {"learning_rate": 1e-3, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "max_steps": 2,
           "max_length": 64, "seed": 0, "logging_steps": 1, "save_steps": 1, "lr_scheduler_type": "cosine"}
@@ -28,11 +27,14 @@ def _changed(a, b):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("data")
-    prompt = lambda i: [{"role": "user", "content": f"question {i}"}]
+
+    def prompt(i):
+        return [{"role": "user", "content": f"question {i}"}]
+
     write_jsonl(d / "sft.jsonl", [{"id": i, "messages": prompt(i) + [{"role": "assistant", "content": f"answer {i}"}]}
                                   for i in range(6)])
-    write_jsonl(d / "kto.jsonl", [{"id": i, "prompt": prompt(i), "completion": [{"role": "assistant", "content": f"a {i}"}],
-                                   "label": i % 3 != 2} for i in range(6)])
+    write_jsonl(d / "kto.jsonl", [{"id": i, "prompt": prompt(i), "label": i % 3 != 2,
+                                   "completion": [{"role": "assistant", "content": f"a {i}"}]} for i in range(6)])
     return d
 
 
@@ -135,7 +137,8 @@ def test_lora_is_merged_into_full_weights(tiny_model, data, tmp_path):
 
 
 def test_fusion_identity_and_one_hot(tiny_model, tiny_model_b, tmp_path):
-    same = fuse({"S1": tiny_model, "S2": tiny_model, "S3": tiny_model}, {"S1": 0.2, "S2": 0.3, "S3": 0.5}, tmp_path / "f")
+    same = fuse({"S1": tiny_model, "S2": tiny_model, "S3": tiny_model}, {"S1": 0.2, "S2": 0.3, "S3": 0.5},
+                tmp_path / "f")
     assert same["tensors"] > 0
     a, f = _weights(tiny_model), _weights(tmp_path / "f")
     assert all(torch.equal(a[k], f[k]) for k in a)
@@ -150,8 +153,9 @@ def test_fusion_identity_and_one_hot(tiny_model, tiny_model_b, tmp_path):
 
 
 def test_fusion_rejects_mismatched_models(tiny_model, tmp_path):
-    from slm_posttrain.modelzoo import build_tiny_qwen2
     from transformers import AutoTokenizer
+
+    from slm_posttrain.modelzoo import build_tiny_qwen2
 
     other = build_tiny_qwen2(tmp_path / "wide", AutoTokenizer.from_pretrained(tiny_model), hidden_size=32)
     with pytest.raises(FusionError, match="hidden_size"):

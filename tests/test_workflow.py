@@ -10,8 +10,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
-from conftest import BENCH, REPO
+from conftest import REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = ["zoo_model", "asset", "raw", "dedup", "label", "balance", "replies", "score", "training_sets", "train",
@@ -114,7 +113,7 @@ def test_smoke_workflow_runs_end_to_end(tmp_path):
         assert stats["records_in"] == stats["records_out"] + stats["dropped_total"] or stage == "training_sets", stage
     dedup = json.loads((results / "data" / "deduped.stats.json").read_text())
     assert dedup["dropped"].get("near_duplicate", 0) >= 1
-    kto = [json.loads(l) for l in (results / "data" / "kto.jsonl").read_text().splitlines()]
+    kto = [json.loads(line) for line in (results / "data" / "kto.jsonl").read_text().splitlines()]
     pos = sum(r["label"] for r in kto)
     assert pos >= 2 * (len(kto) - pos) - 1
     for run in ("S1", "S2", "S3"):
@@ -159,7 +158,8 @@ def test_shards_give_byte_identical_data(tmp_path):
         assert (runs[1] / "data" / name).read_bytes() == (runs[3] / "data" / name).read_bytes(), name
     for stage, roles in (("labeled", ["labeler"]), ("replies", ["large", "small"]), ("scored", ["large"])):
         one, three = (json.loads((runs[n] / "data" / f"{stage}.stats.json").read_text()) for n in (1, 3))
-        parts = [json.loads((runs[3] / "data" / "shards" / "3" / f"{stage}.{k}.stats.json").read_text()) for k in range(3)]
+        shard_dir = runs[3] / "data" / "shards" / "3"
+        parts = [json.loads((shard_dir / f"{stage}.{k}.stats.json").read_text()) for k in range(3)]
         assert three["shards"] == 3 and all(p["records_in"] for p in parts)  # every shard had work
         assert three["records_in"] == three["records_out"] + three["dropped_total"]
         assert three["records_in"] == sum(p["records_in"] for p in parts) == one["records_in"], stage
@@ -190,14 +190,15 @@ def _planned_jobs(dry_run: str) -> set[tuple[str, str]]:
 def test_killed_generation_and_training_resume_without_recomputing(tmp_path):
     results = tmp_path / "results"
     cfg = ["--cores", "2", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
-           "models={\"large\": {\"name\": \"tiny-qwen2\", \"backend\": \"transformers\", \"options\": {\"batch_size\": 4}}}"]
+           'models={"large": {"name": "tiny-qwen2", "backend": "transformers", "options": {"batch_size": 4}}}']
 
     def run(target, fault=None):
         env = {**os.environ, **({"SLM_FAULT_INJECT": fault} if fault else {})}
-        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
+        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env,
+                              timeout=900)
 
     assert run(f"{results}/data/balanced.jsonl").returncode == 0
-    n_records = sum(1 for _ in open(results / "data" / "balanced.jsonl"))
+    n_records = len((results / "data" / "balanced.jsonl").read_text().splitlines())
     assert n_records > 4  # more than one batch of 4
 
     # Killed after the first batch of large-model replies: that batch is in the cache, the output is not.
@@ -212,7 +213,7 @@ def test_killed_generation_and_training_resume_without_recomputing(tmp_path):
     assert cached_rows() == (4, 4) and not (results / "data" / "replies.jsonl").exists()
     assert run(f"{results}/data/replies.jsonl").returncode == 0
     assert cached_rows() == (n_records, n_records)  # nothing generated twice, nothing missing
-    replies = [json.loads(line) for line in open(results / "data" / "replies.jsonl")]
+    replies = [json.loads(line) for line in (results / "data" / "replies.jsonl").read_text().splitlines()]
     assert len(replies) == n_records and all(any(r["origin"] == "large" for r in x["replies"]) for x in replies)
 
     # Training killed right after its step-2 checkpoint resumes from it.
@@ -232,11 +233,12 @@ def test_killed_shard_resumes_only_its_unfinished_records(tmp_path):
     results = tmp_path / "results"
     shard_dir = results / "data" / "shards" / "3"
     cfg = ["--cores", "2", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}", "shards=3",
-           "models={\"large\": {\"name\": \"tiny-qwen2\", \"backend\": \"transformers\", \"options\": {\"batch_size\": 4}}}"]
+           'models={"large": {"name": "tiny-qwen2", "backend": "transformers", "options": {"batch_size": 4}}}']
 
     def run(target, fault=None):
         env = {**os.environ, **({"SLM_FAULT_INJECT": fault} if fault else {})}
-        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
+        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env,
+                              timeout=900)
 
     def cached_rows(shard):  # (rows, highest rowid) of a shard's large-model cache
         path = results / "cache" / f"replies_large.{shard}-of-3.sqlite"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 from collections import Counter
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 
 def balance_stream(read: Callable[[], Iterable[dict]], min_count: int, target_per_label: int, seed: int,
@@ -18,7 +18,7 @@ def balance_stream(read: Callable[[], Iterable[dict]], min_count: int, target_pe
     the iterator is exhausted)."""
     before = Counter(r["label"] for r in read())
     kept_labels = {label for label, n in before.items() if n >= min_count}
-    target = target_per_label or (int(statistics.median(before[l] for l in kept_labels)) if kept_labels else 0)
+    target = target_per_label or (int(statistics.median(before[label] for label in kept_labels)) if kept_labels else 0)
     rng = random.Random(seed)
     after, dropped = Counter(), Counter()
     report.update(min_count=min_count, target_per_label=target, seed=seed, dropped=dropped,
@@ -49,8 +49,8 @@ def plot_histograms(report: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     labels = list(report["histogram_before"])
-    before = [report["histogram_before"][l] for l in labels]
-    after = [report["histogram_after"].get(l, 0) for l in labels]
+    before = [report["histogram_before"][label] for label in labels]
+    after = [report["histogram_after"].get(label, 0) for label in labels]
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(labels)), 4))
     xs = range(len(labels))
     ax.bar([x - 0.2 for x in xs], before, width=0.4, label="before")

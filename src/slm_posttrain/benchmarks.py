@@ -16,16 +16,10 @@ import zipfile
 from collections import defaultdict
 from pathlib import Path
 
+from .benchmark_registry import GSM8K_JSONL, HUMANEVAL_JSONL, MC_ZIP, benchmark
 from .records import DataError, read_jsonl
 
 LETTERS = "ABCD"
-# (zip member pattern, has header) per multiple-choice benchmark and split.
-_MC_LAYOUT = {
-    "mmlu": (r"data/{split}/(?P<subject>.+)_{split}\.csv$", False),
-    "cmmlu": (r"{split}/(?P<subject>.+)\.csv$", True),
-    "ceval": (r"{split}/(?P<subject>.+)_{split}\.csv$", True),
-}
-DEFAULT_SPLITS = {"mmlu": "test", "cmmlu": "test", "ceval": "val"}  # the paper scores C-Eval on val
 
 
 def _mc_row(subject: str, fields: list[str], where: str) -> dict:
@@ -39,9 +33,10 @@ def _mc_row(subject: str, fields: list[str], where: str) -> dict:
 
 
 def load_multiple_choice(name: str, zip_path: str | Path, split: str | None = None) -> list[dict]:
-    split = split or DEFAULT_SPLITS[name]
-    pattern, has_header = _MC_LAYOUT[name]
-    member_re = re.compile(pattern.format(split=re.escape(split)))
+    spec = benchmark(name)
+    split = split or spec.split
+    has_header = spec.has_header
+    member_re = re.compile(spec.member_pattern.format(split=re.escape(split)))
     rows = []
     with zipfile.ZipFile(zip_path) as zf:
         members = sorted(m for m in zf.namelist() if member_re.search(m))
@@ -75,25 +70,19 @@ def load_humaneval(path: str | Path) -> list[dict]:
     return read_jsonl(path, required=("task_id", "prompt", "test", "entry_point"))
 
 
-_HUB = {  # used only when no local copy is configured
-    "mmlu": ("cais/mmlu", "all", "test"),
-    "gsm8k": ("openai/gsm8k", "main", "test"),
-    "humaneval": ("openai/openai_humaneval", None, "test"),
-}
-
-
 def load_from_hub(name: str) -> list[dict]:
     import datasets
 
-    if name not in _HUB:
+    spec = benchmark(name)
+    if spec.hub is None:
         raise DataError(f"benchmark {name}: configure a local copy (no hub loader for it)")
-    hub_id, config, split = _HUB[name]
+    hub_id, config, split = spec.hub
     rows = list(datasets.load_dataset(hub_id, config, split=split))
-    if name == "mmlu":
-        return [{"id": f"mmlu-{i:05d}", "subject": r["subject"], "question": r["question"], "choices": r["choices"],
+    if spec.file_format == MC_ZIP:  # the hub's rows: {subject, question, choices, answer index}
+        return [{"id": f"{name}-{i:05d}", "subject": r["subject"], "question": r["question"], "choices": r["choices"],
                  "answer": int(r["answer"])} for i, r in enumerate(rows)]
-    if name == "gsm8k":
-        return [{"id": f"gsm8k-{i:05d}", "question": r["question"], "answer": r["answer"],
+    if spec.file_format == GSM8K_JSONL:
+        return [{"id": f"{name}-{i:05d}", "question": r["question"], "answer": r["answer"],
                  "target": gsm8k_target(r["answer"])} for i, r in enumerate(rows)]
     return rows
 
@@ -104,13 +93,14 @@ def load_benchmark(name: str, spec: dict) -> list[dict]:
         return load_from_hub(name)
     if not Path(path).exists():
         raise FileNotFoundError(f"benchmark {name}: {path} does not exist")
-    if name in _MC_LAYOUT:
+    file_format = benchmark(name).file_format
+    if file_format == MC_ZIP:
         return load_multiple_choice(name, path, spec.get("split"))
-    if name == "gsm8k":
+    if file_format == GSM8K_JSONL:
         return load_gsm8k(path)
-    if name == "humaneval":
+    if file_format == HUMANEVAL_JSONL:
         return load_humaneval(path)
-    raise DataError(f"unknown benchmark {name!r}")
+    raise DataError(f"benchmark {name}: no reader for file format {file_format!r}")
 
 
 def stratified_sample(rows: list[dict], limit: int, seed: int, key: str = "subject") -> list[dict]:

@@ -31,7 +31,7 @@ MMLU_INSTRUCTION = ("The following is a multiple-choice question. Please choose 
 
 
 def _options(choices: list[str]) -> str:
-    return "".join(f"{letter}. {option}\n" for letter, option in zip(LETTERS, choices))
+    return "".join(f"{letter}. {option}\n" for letter, option in zip(LETTERS, choices, strict=True))
 
 
 def mmlu_prompt(doc: dict) -> str:
@@ -146,7 +146,7 @@ CASCADE_STEPS = ("phrase", "correct", "leading", "first_letter")
 
 def _by_length(choices: list[str]) -> list[tuple[str, str]]:
     # Longest option first, so an option that contains a shorter one is replaced whole; ties keep A-D order.
-    return sorted(zip(LETTERS, choices), key=lambda pair: len(pair[1]), reverse=True)
+    return sorted(zip(LETTERS, choices, strict=True), key=lambda pair: len(pair[1]), reverse=True)
 
 
 def replace_options_en(text: str, choices: list[str]) -> str:
@@ -184,7 +184,7 @@ def closest_option(text: str, choices: list[str]) -> str:
 
 
 def _cascade(text: str, choices: list[str], cascade) -> tuple[str, str]:
-    for step, pattern in zip(CASCADE_STEPS, cascade):
+    for step, pattern in zip(CASCADE_STEPS, cascade, strict=True):
         match = pattern.search(text)
         if match:
             return match.group(1), step
@@ -294,10 +294,10 @@ def weighted_mean(scores: list[float], weights: list[float]) -> tuple[float, flo
     n, total = len(scores), sum(weights)
     if not n or total <= 0:
         raise ValueError("no items to aggregate")
-    mean = sum(w * x for w, x in zip(weights, scores)) / total
+    mean = sum(w * x for w, x in zip(weights, scores, strict=True)) / total
     if n < 2:
         return mean, None
-    spread = sum((w * (x - mean)) ** 2 for w, x in zip(weights, scores))
+    spread = sum((w * (x - mean)) ** 2 for w, x in zip(weights, scores, strict=True))
     return mean, math.sqrt(spread * n / (n - 1)) / total
 
 

@@ -10,17 +10,18 @@ import re
 from pathlib import Path
 
 from . import chat_protocol
+from .benchmark_registry import BENCHMARKS
 from .sandbox import check_humaneval
 
 MC_PROMPT = {
     "en": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:",
     "zh": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n答案：",
 }
-BENCH_LANG = {"mmlu": "en", "cmmlu": "zh", "ceval": "zh"}
+BENCH_LANG = {name: b.language for name, b in BENCHMARKS.items() if b.multiple_choice}  # multiple-choice sets
 HUMANEVAL_STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n```"]
 LETTERS = "ABCD"
 PROTOCOLS = ("loglikelihood", "chat")
-METRIC_OF = {"mmlu": "acc", "cmmlu": "acc", "ceval": "acc", "gsm8k": "exact_match", "humaneval": "pass@1"}
+METRIC_OF = {name: b.metric for name, b in BENCHMARKS.items()}
 
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
 
@@ -204,7 +205,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
         key = next(k for k in task_result if k.split(",")[0] == metric and "stderr" not in k)
         stderr_key = key.replace(metric, f"{metric}_stderr", 1)
         summary[name] = {"metric": metric, "value": float(task_result[key]),
-                         "stderr": task_result.get(stderr_key) if isinstance(task_result.get(stderr_key), float) else None,
+                         "stderr": stderr if isinstance(stderr := task_result.get(stderr_key), float) else None,
                          "n": int(results["n-samples"][f"slm_{name}"]["effective"])}
         samples[name] = sorted(results["samples"][f"slm_{name}"], key=lambda s: s["doc_id"])
         weights = None

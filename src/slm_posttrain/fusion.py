@@ -39,7 +39,7 @@ def _weight_files(model_dir: Path) -> dict[str, Path]:
     if not single.exists():
         raise FusionError(f"{model_dir}: no model.safetensors (weights are read only from safetensors)")
     with safe_open(str(single), "pt") as fh:
-        return {name: single for name in fh.keys()}
+        return dict.fromkeys(fh.keys(), single)
 
 
 def check_compatible(model_dirs: list[Path]) -> list[dict[str, Path]]:
@@ -50,13 +50,13 @@ def check_compatible(model_dirs: list[Path]) -> list[dict[str, Path]]:
         values = {json.dumps(c.get(key)) for c in configs}
         if len(values) > 1:
             raise FusionError(f"models disagree on config '{key}': " +
-                              ", ".join(f"{d}={c.get(key)}" for d, c in zip(model_dirs, configs)))
+                              ", ".join(f"{d}={c.get(key)}" for d, c in zip(model_dirs, configs, strict=True)))
     vocabs = [json.loads((d / "tokenizer.json").read_text())["model"]["vocab"] for d in model_dirs
               if (d / "tokenizer.json").exists()]
     if len(vocabs) != len(model_dirs) or any(v != vocabs[0] for v in vocabs[1:]):
         raise FusionError("models do not share one tokenizer: " + ", ".join(map(str, model_dirs)))
     files = [_weight_files(d) for d in model_dirs]
-    for d, f in zip(model_dirs[1:], files[1:]):
+    for d, f in zip(model_dirs[1:], files[1:], strict=True):
         if set(f) != set(files[0]):
             diff = sorted(set(f) ^ set(files[0]))[:5]
             raise FusionError(f"{d} and {model_dirs[0]} hold different tensors, e.g. {diff}")
@@ -77,11 +77,11 @@ def _ties_merge(base, deltas: list, weights: list[float], density: float):
             continue
         threshold = delta.abs().flatten().kthvalue(delta.numel() - k + 1).values if k < delta.numel() else -1.0
         trimmed.append(torch.where(delta.abs() >= threshold, delta, torch.zeros_like(delta)))
-    weighted = [w * t for w, t in zip(weights, trimmed)]
+    weighted = [w * t for w, t in zip(weights, trimmed, strict=True)]
     sign = torch.sign(sum(weighted))
     agree = [(torch.sign(t) == sign) & (t != 0) for t in trimmed]
-    numerator = sum(torch.where(a, wt, torch.zeros_like(wt)) for a, wt in zip(agree, weighted))
-    denominator = sum(a.to(base.dtype) * w for a, w in zip(agree, weights))
+    numerator = sum(torch.where(a, wt, torch.zeros_like(wt)) for a, wt in zip(agree, weighted, strict=True))
+    denominator = sum(a.to(base.dtype) * w for a, w in zip(agree, weights, strict=True))
     return base + numerator / denominator.clamp(min=1e-12)
 
 
@@ -99,7 +99,7 @@ def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: 
         raise FusionError(f"fusion method {method!r} needs the base model")
     names = [n for n in model_dirs if weights.get(n, 0.0) != 0.0] or list(model_dirs)
     all_dirs = {**model_dirs, **({"__base__": base_dir} if needs_base else {})}
-    files = dict(zip(all_dirs, check_compatible([Path(d) for d in all_dirs.values()])))
+    files = dict(zip(all_dirs, check_compatible([Path(d) for d in all_dirs.values()]), strict=True))
     w = [float(weights.get(n, 0.0)) for n in names]
     if method == "linear":
         if sum(w) == 0:
@@ -121,17 +121,18 @@ def fuse(model_dirs: dict[str, str | Path], weights: dict[str, float], out_dir: 
         for tensor_name in files[names[0]]:
             tensors = [read(n, tensor_name) for n in names]
             dtype = tensors[0].dtype
-            for n, t in zip(names, tensors):
+            for n, t in zip(names, tensors, strict=True):
                 if t.shape != tensors[0].shape:
-                    raise FusionError(f"tensor {tensor_name}: shape {tuple(t.shape)} in {n} vs {tuple(tensors[0].shape)}")
+                    raise FusionError(
+                        f"tensor {tensor_name}: shape {tuple(t.shape)} in {n} vs {tuple(tensors[0].shape)}")
             # float64 sums: fusing identical models gives them back bit for bit after the cast.
             tensors = [t.to(torch.float64) for t in tensors]
             if method in ("weighted_average", "linear"):
-                out = sum(x * t for x, t in zip(w, tensors))
+                out = sum(x * t for x, t in zip(w, tensors, strict=True))
             else:
                 base = read("__base__", tensor_name).to(torch.float64)
                 deltas = [t - base for t in tensors]
-                out = (base + sum(x * d for x, d in zip(w, deltas)) if method == "task_arithmetic"
+                out = (base + sum(x * d for x, d in zip(w, deltas, strict=True)) if method == "task_arithmetic"
                        else _ties_merge(base, deltas, w, density))
             fused[tensor_name] = out.to(dtype)
     finally:

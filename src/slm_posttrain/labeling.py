@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from .records import chunked
 from .text import user_prompt
 
 UNKNOWN = "unknown"
-_LABEL = re.compile(r"([A-Za-z\u4e00-\u9fff][A-Za-z\u4e00-\u9fff &/]*?)\s*[-–—]\s*([A-Za-z\u4e00-\u9fff][A-Za-z\u4e00-\u9fff &/]*)")
+_LABEL = re.compile(
+    r"([A-Za-z\u4e00-\u9fff][A-Za-z\u4e00-\u9fff &/]*?)\s*[-–—]\s*([A-Za-z\u4e00-\u9fff][A-Za-z\u4e00-\u9fff &/]*)"
+)
 
 
 def _norm(part: str) -> str:
@@ -52,20 +54,20 @@ def label_stream(lm, records: Iterable[dict], settings: dict, cache, chunk: int 
 
     prompt, taxonomy = settings["prompt"], settings["taxonomy"]
     content_free = None
-    if settings["mode"] == "choice" and settings.get("calibrate", True):
+    if settings["mode"] == "choice" and settings["calibrate"]:
         content_free = lm.render(label_messages({"instruction": "N/A", "input": ""}, prompt, taxonomy))
     for part in chunked(records, chunk):
         conversations = [label_messages(r, prompt, taxonomy) for r in part]
         if settings["mode"] == "choice":
             picks = choose(lm, [lm.render(m) for m in conversations], taxonomy, cache, normalize=True,
                            calibration_prefix=content_free)
-            for record, pick in zip(part, picks):
+            for record, pick in zip(part, picks, strict=True):
                 record["label"] = pick["choice"]
                 record["label_confidence"] = round(pick["probs"][pick["choice"]], 4)
         else:
-            answers = cached_generate(lm, conversations, {"max_new_tokens": settings.get("max_new_tokens", 24),
+            answers = cached_generate(lm, conversations, {"max_new_tokens": settings["max_new_tokens"],
                                                           "temperature": 0.0}, cache, desc="label")
-            for record, answer in zip(part, answers):
+            for record, answer in zip(part, answers, strict=True):
                 record["label"] = parse_label(answer, taxonomy)
                 record["label_raw"] = answer
         yield from part

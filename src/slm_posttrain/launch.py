@@ -51,6 +51,7 @@ def train_launched(kind: str, start, data, out_dir, work_dir, spec: dict, launch
     else:
         proc = subprocess.run(cmd)
     if proc.returncode != 0:
-        raise RuntimeError(f"accelerate launch exited with {proc.returncode}" + (f"; see {log_path}" if log_path else ""))
+        where = f"; see {log_path}" if log_path else ""
+        raise RuntimeError(f"accelerate launch exited with {proc.returncode}{where}")
     release_work_dir(work_dir)
     return json.loads((Path(out_dir) / "training_summary.json").read_text())

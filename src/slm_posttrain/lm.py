@@ -1,4 +1,4 @@
-"""Language-model backends behind one interface.
+"""Language-model backends behind one interface, `LanguageModel`.
 
 - `TransformersLM`: in-process, batched and length-sorted, CPU or GPU; generation and log-probabilities.
 - `VllmLM`: vLLM offline engine (GPU); generation and log-probabilities.
@@ -8,15 +8,21 @@
 `cached_generate` / `cached_logprobs` put a per-request cache in front of any backend. Cache keys
 carry the backend's `content_id`, a digest of the model folder's files (config, weights, tokenizer),
 never its name or path: a model retrained or re-materialized under the same name gets new keys.
+
+A role whose stage needs log-probabilities (perplexity, choice-mode labels and verdicts) on a backend
+without them is refused when the config is validated (`check_role_backends`), not mid-run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import ClassVar
 
 from tqdm.auto import tqdm
 
@@ -25,6 +31,31 @@ from .fingerprint import model_digest
 from .usage import count_tokens, usage_of
 
 Messages = list[dict]
+
+
+class LanguageModel(ABC):
+    """What every backend implements: a name, a content identity (the request caches' key: a digest of
+    the model's files, or an endpoint's identity) and chat generation. A backend that can also score
+    text sets `has_logprobs` and implements `render` (a chat as the prompt text its model reads) and
+    `logprobs`; the others refuse both with a message naming the backend."""
+
+    has_logprobs: ClassVar[bool] = False
+    name: str
+    content_id: str
+
+    @abstractmethod
+    def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+        """The reply to each conversation (params: max_new_tokens, temperature, top_p, seed)."""
+
+    def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
+        raise NotImplementedError(f"{type(self).__name__} ({self.name}) has no chat template to render a prompt "
+                                  "with: log-probability scoring needs the 'transformers' or 'vllm' backend")
+
+    def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
+                 desc: str = "score") -> list[tuple[float, int]]:
+        """(sum of natural-log probabilities, token count) of each continuation given its prefix."""
+        raise NotImplementedError(f"{type(self).__name__} ({self.name}) gives no log-probabilities: "
+                                  "log-probability scoring needs the 'transformers' or 'vllm' backend")
 
 
 def _chunks(order: Sequence[int], size: int):
@@ -72,7 +103,9 @@ def _left_pad(torch, seqs: Sequence[Sequence[int]], pad: int):
     return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
 
-class TransformersLM:
+class TransformersLM(LanguageModel):
+    has_logprobs = True
+
     def __init__(self, path: str | Path, batch_size: int = 8, device: str | None = None, dtype: str = "auto",
                  trust_remote_code: bool = False, max_length: int = 2048):
         import torch
@@ -120,15 +153,16 @@ class TransformersLM:
             with self.torch.no_grad():
                 out = self.model.generate(**enc, **gen_kwargs)
             texts = self.tokenizer.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
-            for i, text in zip(batch, texts):
+            for i, text in zip(batch, texts, strict=True):
                 outputs[i] = text.strip()
         return outputs
 
-    def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str], desc: str = "score") -> list[tuple[float, int]]:
+    def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
+                 desc: str = "score") -> list[tuple[float, int]]:
         """(sum of natural-log probabilities, token count) of each continuation given its prefix."""
         torch = self.torch
         pairs = []
-        for prefix, cont in zip(prefixes, continuations):
+        for prefix, cont in zip(prefixes, continuations, strict=True):
             p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
             c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids[: self.max_length - 1]
             room = self.max_length - len(c_ids)
@@ -156,7 +190,8 @@ class TransformersLM:
         return results
 
 
-    def option_logprobs(self, prefixes: Sequence[str], options: Sequence[str], desc: str = "choice") -> list[list[tuple[float, int]]]:
+    def option_logprobs(self, prefixes: Sequence[str], options: Sequence[str],
+                        desc: str = "choice") -> list[list[tuple[float, int]]]:
         """Log-probabilities of every option after every prefix, each prefix encoded once.
 
         The prefixes (left-padded) run once; their KV cache is repeated for the options, which are
@@ -165,7 +200,8 @@ class TransformersLM:
         torch = self.torch
         opt_ids = [self.tokenizer(o, add_special_tokens=False).input_ids for o in options]
         n_opt, width_o = len(options), max(len(o) for o in opt_ids)
-        pref_ids = [self.tokenizer(p, add_special_tokens=False).input_ids[-(self.max_length - width_o):] for p in prefixes]
+        room = self.max_length - width_o
+        pref_ids = [self.tokenizer(p, add_special_tokens=False).input_ids[-room:] for p in prefixes]
         order = sorted(range(len(prefixes)), key=lambda i: len(pref_ids[i]))
         results: list[list[tuple[float, int]]] = [[] for _ in prefixes]
         pad = self.tokenizer.pad_token_id
@@ -185,8 +221,9 @@ class TransformersLM:
                     o_mask[k::n_opt, : len(o)] = 1
                 full_mask = torch.cat([mask.repeat_interleave(n_opt, dim=0), o_mask], dim=1)
                 o_pos = positions[:, -1:].repeat_interleave(n_opt, dim=0) + 1 + torch.arange(width_o)[None]
-                rest = torch.log_softmax(self.model(input_ids=o_ids.to(self.device), attention_mask=full_mask.to(self.device),
-                                                    position_ids=o_pos.to(self.device), past_key_values=cache).logits.float(), -1)
+                rest_logits = self.model(input_ids=o_ids.to(self.device), attention_mask=full_mask.to(self.device),
+                                         position_ids=o_pos.to(self.device), past_key_values=cache).logits
+                rest = torch.log_softmax(rest_logits.float(), -1)
             for row, i in enumerate(batch):
                 for k, o in enumerate(opt_ids):
                     flat = row * n_opt + k
@@ -211,7 +248,8 @@ def vllm_python(python: str | None = None) -> str | None:
 
     if python is None and importlib.util.find_spec("vllm") is not None:
         return None
-    candidate = python or os.environ.get("SLM_VLLM_PYTHON") or str(Path(__file__).resolve().parents[2] / ".venv-vllm/bin/python")
+    default = str(Path(__file__).resolve().parents[2] / ".venv-vllm/bin/python")
+    candidate = python or os.environ.get("SLM_VLLM_PYTHON") or default
     if not Path(candidate).exists():
         raise RuntimeError(f"backend vllm: vllm is not importable here and there is no vLLM environment at {candidate} "
                            "(README, Setup: the vLLM environment; or set SLM_VLLM_PYTHON)")
@@ -253,9 +291,11 @@ class _VllmWorker:
             self.proc.wait(timeout=120)
 
 
-class VllmLM:
+class VllmLM(LanguageModel):
     """vLLM offline engine, in this process when vllm imports here, else in the vLLM environment's
     Python (vllm_worker.py); imported lazily so machines without it never need vllm."""
+
+    has_logprobs = True
 
     def __init__(self, path: str | Path, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
                  max_length: int = 4096, dtype: str = "auto", python: str | None = None, **_):
@@ -282,17 +322,16 @@ class VllmLM:
             self.worker.close()
 
     def __del__(self):  # `del lm` (replies: one model at a time) ends the worker and frees its memory
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown: nothing left to free
             self.close()
-        except Exception:  # noqa: BLE001 (interpreter shutdown: nothing left to free)
-            pass
 
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
     def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
         if self.worker is not None:
-            texts = self.worker.call(op="generate", conversations=[list(m) for m in conversations], params=params)["texts"]
+            conversations = [list(m) for m in conversations]
+            texts = self.worker.call(op="generate", conversations=conversations, params=params)["texts"]
             return [t.strip() for t in texts]
         from vllm import SamplingParams
 
@@ -304,7 +343,8 @@ class VllmLM:
         outs = self.llm.chat([list(m) for m in conversations], sps, use_tqdm=True)
         return [o.outputs[0].text.strip() for o in outs]
 
-    def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str], desc: str = "score") -> list[tuple[float, int]]:
+    def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
+                 desc: str = "score") -> list[tuple[float, int]]:
         token_ids, n_conts = [], []
         for prefix, cont in zip(prefixes, continuations, strict=True):
             p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
@@ -326,7 +366,7 @@ class VllmLM:
         return results
 
 
-class OpenAIChatLM:
+class OpenAIChatLM(LanguageModel):
     """An OpenAI-compatible /v1/chat/completions endpoint."""
 
     def __init__(self, base_url: str, model: str, api_key_env: str | None = None, timeout: float = 120.0,
@@ -361,22 +401,48 @@ class OpenAIChatLM:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(tqdm(pool.map(lambda m: self._one(m, params), conversations), total=len(conversations), desc=desc))
-
-    def logprobs(self, prefixes, continuations, desc="score"):
-        raise NotImplementedError("log-probability scoring needs the 'transformers' or 'vllm' backend")
+            answers = pool.map(lambda m: self._one(m, params), conversations)
+            return list(tqdm(answers, total=len(conversations), desc=desc))
 
 
 VLLM_ONLY_OPTIONS = {"tensor_parallel_size", "gpu_memory_utilization", "python"}
 
 
-def load_lm(spec: dict, models_dir: str | Path = "resources/models"):
-    """Build a backend from a config `models.<role>` entry."""
+BACKENDS: dict[str, type[LanguageModel]] = {"transformers": TransformersLM, "vllm": VllmLM, "openai": OpenAIChatLM}
+
+
+def logprob_uses(config: dict) -> dict[str, list[str]]:
+    """Model role -> what its stages need log-probabilities for, under this config."""
+    uses = {"large": ["perplexity scoring (rule score)"]}
+    if config["scoring"]["judge_mode"] == "choice":
+        uses["large"].append("choice-mode judging (scoring.judge_mode: choice)")
+    if config["labeling"]["mode"] == "choice":
+        uses["labeler"] = ["choice-mode labeling (labeling.mode: choice)"]
+    return uses
+
+
+def check_role_backends(config: dict) -> None:
+    """Refuse, before any job runs, a role whose stages need log-probabilities on a backend without them."""
+    problems = []
+    for role, uses in logprob_uses(config).items():
+        backend = config["models"][role]["backend"]
+        if not BACKENDS[backend].has_logprobs:
+            problems.append(f"models.{role}: backend {backend!r} gives no log-probabilities, which "
+                            f"{' and '.join(uses)} need; give this role the 'transformers' or 'vllm' backend")
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
+def load_lm(spec: dict, model_dir: str | Path | None = None) -> LanguageModel:
+    """Build a backend from a config `models.<role>` entry. model_dir: the role's model folder as the
+    workflow built it (a rule input); without it, the entry's own `path`."""
     backend = spec.get("backend", "transformers")
     options = dict(spec.get("options") or {})
     if backend == "openai":
         return OpenAIChatLM(**options)
-    path = Path(spec["path"]) if spec.get("path") else Path(models_dir) / spec["name"]
+    if model_dir is None and not spec.get("path"):
+        raise ValueError(f"model {spec.get('name')!r}: no model folder given and no `path` in its entry")
+    path = Path(model_dir) if model_dir is not None else Path(spec["path"])
     if backend == "vllm":
         return VllmLM(path, **options)
     if backend == "transformers":
@@ -387,13 +453,14 @@ def load_lm(spec: dict, models_dir: str | Path = "resources/models"):
     raise ValueError(f"unknown backend {backend!r} (transformers, vllm, openai)")
 
 
-def _run_cached(cache: RequestCache, keys: list[str], compute: Callable[[list[int]], list], chunk: int) -> tuple[list, int]:
+def _run_cached(cache: RequestCache, keys: list[str], compute: Callable[[list[int]], list],
+                chunk: int) -> tuple[list, int]:
     """(values for every key, how many the model computed: the rest came from the cache)."""
     absent = cache.missing(keys)
     missing = [i for i, k in enumerate(keys) if k in absent]
     for part in _chunks(missing, chunk):
         values = compute(part)
-        cache.put_many({keys[i]: v for i, v in zip(part, values)})
+        cache.put_many({keys[i]: v for i, v in zip(part, values, strict=True)})
     # Read back even what was just computed: a fresh run and a cached rerun then return the same
     # JSON-normalized values (tuples come back as lists either way).
     return [cache[k] for k in keys], len(missing)
@@ -413,14 +480,14 @@ def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: 
     keys = [generate_key(lm.content_id, m, params) for m in conversations]
     answers, computed = _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc),
                                     _chunk_size(lm))
-    prompts = [lm.render(m) for m in conversations] if hasattr(lm, "render") else []
+    prompts = [lm.render(m) for m in conversations] if lm.has_logprobs else []
     usage_of(lm).add("generate", len(keys), computed, count_tokens(lm, prompts), count_tokens(lm, answers))
     return answers
 
 
 def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: RequestCache,
                     desc: str = "score") -> list[tuple[float, int]]:
-    keys = [cache_key("logprobs", lm.content_id, p, c) for p, c in zip(prefixes, continuations)]
+    keys = [cache_key("logprobs", lm.content_id, p, c) for p, c in zip(prefixes, continuations, strict=True)]
     values, computed = _run_cached(cache, keys, lambda idx: lm.logprobs([prefixes[i] for i in idx],
                                                                         [continuations[i] for i in idx], desc),
                                    _chunk_size(lm))
@@ -451,12 +518,12 @@ def choose(lm, prefixes: Sequence[str], options: Sequence[str], cache: RequestCa
     values = [[lp / max(n, 1) if normalize else lp for lp, n in row] for row in scored]
     if calibration_prefix is not None:
         prior = values.pop()
-        values = [[v - p for v, p in zip(row, prior)] for row in values]
+        values = [[v - p for v, p in zip(row, prior, strict=True)] for row in values]
     out = []
     for row in values:
         best = max(range(len(options)), key=lambda j: row[j])
         z = max(row)
         probs = [math.exp(v - z) for v in row]
         total = sum(probs)
-        out.append({"choice": options[best], "probs": {o: p / total for o, p in zip(options, probs)}})
+        out.append({"choice": options[best], "probs": {o: p / total for o, p in zip(options, probs, strict=True)}})
     return out

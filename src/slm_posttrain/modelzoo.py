@@ -14,7 +14,8 @@ from .wheel_assets import fetch_wheel_member
 # ChatML, as SmolLM2-Instruct and Qwen2-Instruct use; the GGUF metadata carries it too, but
 # set it explicitly so the tiny model and any tokenizer without one behave the same.
 CHATML_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% for message in messages %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
@@ -41,7 +42,8 @@ def copy_hf_folder(src: str | Path, out_dir: str | Path) -> Path:
     return Path(out_dir)
 
 
-def materialize_gguf_wheel(requirement: str, member: str, out_dir: str | Path, wheel_cache: str | Path | None = None) -> Path:
+def materialize_gguf_wheel(requirement: str, member: str, out_dir: str | Path,
+                           wheel_cache: str | Path | None = None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out_dir = Path(out_dir)

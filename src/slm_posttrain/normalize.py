@@ -30,7 +30,8 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # ASCII punctuation and symbols (what NFKC leaves of full-width ones), general punctuation (dashes,
 # curly quotes, ellipsis), CJK symbols and punctuation (。、「」《》【】〜), katakana middle dot,
 # CJK compatibility and small form variants, and full-width / half-width forms NFKC keeps.
-_PUNCTUATION = "!-/:-@\\[-`{-~\u00a1-\u00bf\u2010-\u205e\u3000-\u303f\u30fb\ufe10-\ufe19\ufe30-\ufe6b\uff01-\uff0f\uff1a-\uff20\uff5b-\uff65"
+_PUNCTUATION = ("!-/:-@\\[-`{-~\u00a1-\u00bf\u2010-\u205e\u3000-\u303f\u30fb\ufe10-\ufe19\ufe30-\ufe6b"
+                "\uff01-\uff0f\uff1a-\uff20\uff5b-\uff65")
 _CJK_SPACE_GAP = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
 _CJK_PUNCT_GAP = re.compile(f"(?<=[{_CJK}])[\\s{_PUNCTUATION}]+(?=[{_CJK}])")
 
@@ -125,7 +126,7 @@ def _nfkc(text: str) -> str:
     out[where[one]] = flat[starts[one]]
     if not one.all():  # a few code points map to several (…, ①, ㎡): splice them in
         pieces, previous = [], 0
-        for at, first, count in zip(where[~one].tolist(), starts[~one].tolist(), lengths[~one].tolist()):
+        for at, first, count in zip(where[~one].tolist(), starts[~one].tolist(), lengths[~one].tolist(), strict=True):
             pieces += [out[previous:at], flat[first:first + count]]
             previous = at + 1
         out = np.concatenate([*pieces, out[previous:]])
@@ -136,7 +137,7 @@ def _nfkc(text: str) -> str:
     if unicodedata.is_normalized("NFKC", result):
         return result
     return "\x00".join(part if unicodedata.is_normalized("NFKC", part) else unicodedata.normalize("NFKC", original)
-                        for part, original in zip(result.split("\x00"), text.split("\x00")))
+                        for part, original in zip(result.split("\x00"), text.split("\x00"), strict=True))
 
 
 _OTHER, _CJKCHAR, _GAPCHAR = 0, 1, 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 
 class DataError(ValueError):
@@ -104,7 +105,7 @@ class JsonlWriter:
         self.path = Path(path)
         self.count = 0
 
-    def __enter__(self) -> "JsonlWriter":
+    def __enter__(self) -> JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
         self._fh = open(self._tmp, "w", encoding="utf-8")

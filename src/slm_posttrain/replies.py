@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .cache import RequestCache
 from .lm import cached_generate, generate_key, load_lm
@@ -23,9 +23,11 @@ def _conversation(record: dict) -> list[dict]:
     return [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
 
 
-def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir: str | Path, models_dir: str | Path,
-                     chunk: int = 256, shard: int = 0, shards: int = 1) -> tuple[Iterator[dict], dict]:
+def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir: str | Path,
+                     model_dirs: dict[str, str | Path | None], chunk: int = 256, shard: int = 0,
+                     shards: int = 1) -> tuple[Iterator[dict], dict]:
     """Fill the cache role by role, then return (records with `replies`, details for the stats).
+    model_dirs: each role's model folder as the workflow built it (None: the role's own `path` or endpoint).
     The iterator reads the input once more and takes every reply from the cache. With `shards` > 1
     only shard `shard`'s records are answered, with a cache of its own."""
     from tqdm import tqdm
@@ -33,7 +35,7 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
     total = iter_shard(path, shard, shards)[1]
     names, content_ids, caches, usage = {}, {}, {}, {}
     for role, spec in roles.items():
-        lm = load_lm(spec, models_dir)
+        lm = load_lm(spec, model_dirs.get(role))
         names[role], content_ids[role] = lm.name, lm.content_id
         caches[role] = RequestCache(cache_file(cache_dir, f"replies_{role}", shard, shards))
         bar = tqdm(total=total, desc=f"{role} replies", unit="rec")
@@ -44,7 +46,8 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
         usage[role] = usage_of(lm).as_dict()
         del lm
         gc.collect()
-    details = {"models": names, "model_sha256": content_ids, "generation": generation, "without_original_reply": 0, "empty_generations": Counter(),
+    details = {"models": names, "model_sha256": content_ids, "generation": generation, "without_original_reply": 0,
+               "empty_generations": Counter(),
                "model_usage": usage}
 
     def assemble() -> Iterator[dict]:

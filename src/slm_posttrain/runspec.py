@@ -19,7 +19,8 @@ def run_spec(config: dict, run: str) -> dict:
     An overlay config (paper.yaml over config.yaml) merges key by key, so a default the overlay does not
     set is the demo's: overlays that mean other values set every key (tests/test_paper_config.py)."""
     sweeps = sweep_runs(config)
-    own = {**config["training"][config["lr_sweep"]["run"]], **sweeps[run]} if run in sweeps else config["training"][run]
+    own = ({**config["training"][config["lr_sweep"]["run"]], **sweeps[run]} if run in sweeps
+           else config["training"][run])
     spec = {**(config.get("training_defaults") or {}), **own}
     missing = [key for key in REQUIRED if key not in spec]
     if missing:

@@ -29,7 +29,7 @@ def setup(smk, name: str) -> logging.Logger:
 
     sys.excepthook = log_uncaught
     threads = int(getattr(smk, "threads", 1) or 1)
-    seed = int(smk.config.get("seed", 0))
+    seed = int(smk.config["seed"])
     random.seed(seed)
     try:
         import torch

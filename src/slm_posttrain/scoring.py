@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from .cache import RequestCache
 from .lm import cached_generate, cached_logprobs, choose
@@ -28,7 +28,7 @@ def perplexities(lm, records: Sequence[dict], cache: RequestCache) -> list[list[
             where.append((r_i, p_i))
     scored = cached_logprobs(lm, prefixes, conts, cache, desc="perplexity")
     out = [[math.nan] * len(r["replies"]) for r in records]
-    for (r_i, p_i), (logp, n) in zip(where, scored):
+    for (r_i, p_i), (logp, n) in zip(where, scored, strict=True):
         out[r_i][p_i] = 2 ** (-logp / (n * math.log(2))) if n else math.inf
     return out
 
@@ -58,7 +58,7 @@ def judge_generate(lm, records: Sequence[dict], template: str, cache: RequestCac
     answers = cached_generate(lm, conversations, {"max_new_tokens": max_new_tokens, "temperature": 0.0}, cache,
                               desc="judge")
     out = [[{}] * len(r["replies"]) for r in records]
-    for (r_i, p_i), answer in zip(where, answers):
+    for (r_i, p_i), answer in zip(where, answers, strict=True):
         out[r_i][p_i] = {"score": parse_verdict(answer), "raw": answer}
     return out
 
@@ -72,9 +72,10 @@ def judge(lm, records: Sequence[dict], template: str, cache: RequestCache) -> li
     options = [o + eos for o in SCORE_OPTIONS]
     choices = choose(lm, prefixes, options, cache, normalize=False)
     out = [[{}] * len(r["replies"]) for r in records]
-    for (r_i, p_i), choice in zip(where, choices):
+    for (r_i, p_i), choice in zip(where, choices, strict=True):
         out[r_i][p_i] = {"score": float(SCORE_OPTIONS[options.index(choice["choice"])]),
-                         "probs": {label: round(choice["probs"][o], 4) for label, o in zip(SCORE_OPTIONS, options)}}
+                         "probs": {label: round(choice["probs"][o], 4)
+                                   for label, o in zip(SCORE_OPTIONS, options, strict=True)}}
     return out
 
 
@@ -82,14 +83,14 @@ def score_stream(lm, records: Iterable[dict], scoring: dict, cache: RequestCache
     """Perplexity, safety and quality for every reply, `chunk` records at a time. A record where the
     judge gave any unreadable verdict (judge_mode generate) comes out with `judge_unreadable` listing
     which: the caller quarantines it rather than guess a score."""
-    mode = scoring.get("judge_mode", "choice")
+    mode = scoring["judge_mode"]
     for part in chunked(records, chunk):
         ppl = perplexities(lm, part, cache)
         verdicts = {}
         for aspect in ("safety", "quality"):
             template = scoring[f"{aspect}_prompt"]
             verdicts[aspect] = (judge(lm, part, template, cache) if mode == "choice" else
-                                judge_generate(lm, part, template, cache, scoring.get("judge_max_new_tokens", 16)))
+                                judge_generate(lm, part, template, cache, scoring["judge_max_new_tokens"]))
         for i, record in enumerate(part):
             unreadable = []
             for j, reply in enumerate(record["replies"]):

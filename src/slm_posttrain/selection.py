@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -26,8 +26,8 @@ def reply_values(replies: list[dict], weights: dict) -> list[float]:
     ppls = [r["perplexity"] for r in replies]
     order = sorted(range(len(ppls)), key=lambda i: (math.isnan(ppls[i]), ppls[i]))
     rank = {i: (pos / (len(ppls) - 1) if len(ppls) > 1 else 0.0) for pos, i in enumerate(order)}
-    return [weights.get("quality", 1.0) * r["quality"] + weights.get("safety", 1.0) * r["safety"]
-            - weights.get("perplexity", 0.5) * rank[i] for i, r in enumerate(replies)]
+    return [weights["quality"] * r["quality"] + weights["safety"] * r["safety"]
+            - weights["perplexity"] * rank[i] for i, r in enumerate(replies)]
 
 
 def _decide(record: dict, weights: dict, min_safety: float) -> tuple[str | None, dict | None, dict | None, dict | None]:

@@ -3,23 +3,24 @@
 Two fingerprints within Hamming distance k agree exactly on at least one of k+1 disjoint bit
 blocks (pigeonhole), so each block is a hash-table key and only records sharing a block value
 are compared: no all-pairs scan, and the result equals brute force over the same order.
+
+Everything here works on whole batches (numpy); the per-text forms the tests check it against (one
+text's simhash, an incremental index, brute force) are in simhash_reference.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import Callable, Iterable, Iterator
+from itertools import pairwise
 
 import numpy as np
-
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 _CJK_CHARS = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
 _CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
-_BIT_WEIGHTS = (1 << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 _MASK64 = (1 << 64) - 1
 _MULTIPLIER = 0x9E3779B97F4A7C15  # odd, so multiplying by it is a bijection mod 2**64
 
@@ -55,30 +56,6 @@ def _fmix64(h):
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xC4CEB9FE1A85EC53)
     return h ^ (h >> np.uint64(33))
-
-
-def feature_hash(feature: str) -> int:
-    """A feature's 64-bit hash: its UTF-8 bytes read as little-endian 8-byte blocks (the last one
-    zero-padded), each folded in as h = fmix64((h ^ block) * M) from h = byte length.
-
-    Chosen over a cryptographic digest because numpy computes it for millions of features at once,
-    one step per 8-byte block (`_hash_spans`); this per-feature form is the reference."""
-    data = feature.encode("utf-8", "surrogatepass")
-    h = len(data)
-    for i in range(0, len(data), 8):
-        h = _fmix64(((h ^ int.from_bytes(data[i:i + 8], "little")) * _MULTIPLIER) & _MASK64)
-    return h
-
-
-def fingerprint(text: str, char_ngram: int = 2) -> int:
-    """The reference simhash of one text: bit i is set when most features' hashes have bit i set."""
-    tokens = features(text, char_ngram)
-    if not tokens:
-        return 0
-    hashes = np.array([feature_hash(t) for t in tokens], dtype="<u8")
-    bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")  # (n, 64), bit i of int
-    votes = bits.astype(np.int32).sum(axis=0) * 2 - len(tokens)
-    return int(_BIT_WEIGHTS[votes > 0].sum())
 
 
 _SEP = "\x00"  # ends each text in a joined batch; not a word character, so it never joins tokens
@@ -139,7 +116,8 @@ def _feature_spans(classes: np.ndarray, char_ngram: int) -> tuple[np.ndarray, np
 
 
 def _hash_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """`feature_hash` of every byte span data[start:start + length] (data ends with 8 spare bytes).
+    """simhash_reference.feature_hash of every byte span data[start:start + length] (data ends with 8
+    spare bytes).
 
     An unaligned uint64 view reads the 8 bytes at any offset in one gather; spans are ordered by
     block count, so the spans still hashing at block b are a prefix: one numpy step per block,
@@ -226,7 +204,7 @@ def fingerprints(texts: Iterable[str], char_ngram: int = 2) -> np.ndarray:
     ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
     cuts = np.searchsorted(ends, np.arange(_BATCH_CHARS, int(ends[-1]), _BATCH_CHARS), side="right")
     bounds = np.unique(np.concatenate([[0], cuts, [len(texts)]]))
-    return np.concatenate([_fingerprint_batch(texts[a:b], char_ngram) for a, b in zip(bounds[:-1], bounds[1:])])
+    return np.concatenate([_fingerprint_batch(texts[a:b], char_ngram) for a, b in pairwise(bounds)])
 
 
 def _fingerprint_batch(texts: list[str], char_ngram: int) -> np.ndarray:
@@ -291,7 +269,7 @@ def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
     pairs = np.unique(np.concatenate(close_pairs)) if close_pairs else np.zeros(0, dtype=np.int64)
     # Sorted by later, then earlier: when a pair is read, earlier's fate is already final. The kept
     # set depends on every earlier verdict, so this stays a loop (over close pairs only).
-    for later, earlier in zip(*map(np.ndarray.tolist, np.divmod(pairs, len(u)))):
+    for later, earlier in zip(*map(np.ndarray.tolist, np.divmod(pairs, len(u))), strict=True):
         if u_dup[later] < 0 and u_dup[earlier] < 0:
             u_dup[later] = earlier
     # Back to records: the first record of each distinct fingerprint takes its fingerprint's answer;
@@ -305,74 +283,15 @@ def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
     return dup_of
 
 
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
-
-
 def _blocks(k: int) -> list[tuple[int, int]]:
     """k+1 contiguous (shift, mask) blocks covering the 64 bits."""
     n = k + 1
     bounds = [round(i * 64 / n) for i in range(n + 1)]
-    return [(lo, (1 << (hi - lo)) - 1) for lo, hi in zip(bounds, bounds[1:])]
-
-
-class SimhashIndex:
-    """Fingerprints kept so far, queryable for any within Hamming distance k."""
-
-    def __init__(self, k: int = 3):
-        if not 0 <= k < 32:
-            raise ValueError(f"simhash k must be in [0, 32), got {k}")
-        self.k = k
-        self.blocks = _blocks(k)
-        self.tables: list[dict[int, list[int]]] = [defaultdict(list) for _ in self.blocks]
-        self.fingerprints: list[int] = []
-        self.keys: list[str] = []
-
-    def query(self, fp: int) -> int | None:
-        """Index of the first kept fingerprint within distance k, or None."""
-        best = None
-        for (shift, mask), table in zip(self.blocks, self.tables):
-            for idx in table.get((fp >> shift) & mask, ()):
-                if (best is None or idx < best) and hamming(fp, self.fingerprints[idx]) <= self.k:
-                    best = idx
-        return best
-
-    def add(self, fp: int, key: str) -> None:
-        idx = len(self.fingerprints)
-        self.fingerprints.append(fp)
-        self.keys.append(key)
-        for (shift, mask), table in zip(self.blocks, self.tables):
-            table[(fp >> shift) & mask].append(idx)
+    return [(lo, (1 << (hi - lo)) - 1) for lo, hi in pairwise(bounds)]
 
 
 def dedup_text(record: dict) -> str:
     return f"{record['instruction']}\n{record.get('input', '')}".strip()
-
-
-def deduplicate(records: Iterable[dict], k: int = 3, char_ngram: int = 2) -> Iterator[tuple[dict, str | None]]:
-    """Yield (record, None) for a kept record or (record, id_of_the_kept_record_it_duplicates)."""
-    index = SimhashIndex(k)
-    for record in records:
-        fp = fingerprint(dedup_text(record), char_ngram)
-        hit = index.query(fp)
-        if hit is None:
-            index.add(fp, record["id"])
-            yield record, None
-        else:
-            yield record, index.keys[hit]
-
-
-def deduplicate_brute_force(records: list[dict], k: int = 3, char_ngram: int = 2) -> list[str | None]:
-    """Reference: compare each record with every kept one (tests only: O(n^2))."""
-    kept: list[tuple[int, str]] = []
-    out = []
-    for record in records:
-        fp = fingerprint(dedup_text(record), char_ngram)
-        hit = next((key for kfp, key in kept if hamming(fp, kfp) <= k), None)
-        if hit is None:
-            kept.append((fp, record["id"]))
-        out.append(hit)
-    return out
 
 
 def deduplicate_twopass(read: Callable[[], Iterable[dict]], k: int = 3, char_ngram: int = 2,

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 # Column names per well-known dataset style; a source's `columns` overrides any of them.
 STYLES = {
-    "alpaca": {"instruction": "instruction", "input": "input", "output": "output"},   # Alpaca-GPT4, BELLE, school_math, COIG
+    # Alpaca-GPT4, BELLE, school_math, COIG
+    "alpaca": {"instruction": "instruction", "input": "input", "output": "output"},
     "dolly": {"instruction": "instruction", "input": "context", "output": "response"},
     "prompt": {"instruction": "prompt", "input": None, "output": None},                # garak/pyrit unsafe prompts
     "sharegpt": {"conversations": "conversations", "role": "from", "content": "value"},  # ShareGPT, Camel converted

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-BENCH_ORDER = ["mmlu", "cmmlu", "ceval", "gsm8k", "humaneval"]
-DISPLAY = {"mmlu": "MMLU", "cmmlu": "CMMLU", "ceval": "C-Eval (val)", "gsm8k": "GSM8K", "humaneval": "HumanEval"}
+from .benchmark_registry import BENCHMARKS, ORDER
+
+BENCH_ORDER = ORDER
+DISPLAY = {name: b.display for name, b in BENCHMARKS.items()}
 
 
 NAN = float("nan")

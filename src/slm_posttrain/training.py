@@ -65,7 +65,7 @@ def relative_weight_change(start: str | Path, final: str | Path) -> dict:
         index = {}
         for f in sorted(Path(folder).glob("*.safetensors")):
             with safe_open(str(f), "pt") as fh:
-                index.update({name: f for name in fh.keys()})
+                index.update(dict.fromkeys(fh.keys(), f))
         return index
 
     start_files, final_files = tensors(Path(start)), tensors(Path(final))
@@ -78,7 +78,8 @@ def relative_weight_change(start: str | Path, final: str | Path) -> dict:
         diff_sq, base_sq = diff_sq + d, base_sq + n
         if n > 0 and (d / n) ** 0.5 > worst[0]:
             worst = ((d / n) ** 0.5, name)
-    return {"relative_l2": (diff_sq / base_sq) ** 0.5 if base_sq else None, "tensors_compared": len(start_files.keys() & final_files.keys()),
+    return {"relative_l2": (diff_sq / base_sq) ** 0.5 if base_sq else None,
+            "tensors_compared": len(start_files.keys() & final_files.keys()),
             "max_tensor_relative_l2": worst[0], "max_tensor": worst[1]}
 
 
@@ -159,7 +160,7 @@ def plot_loss(trainer_states: dict[str, str | Path], path: str | Path, title: st
         history = json.loads(Path(state_path).read_text())["log_history"]
         points = [(h["step"], h["loss"]) for h in history if "loss" in h]
         if points:
-            ax.plot(*zip(*points), marker="o", ms=3, label=name)
+            ax.plot(*zip(*points, strict=True), marker="o", ms=3, label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
     ax.set_title(title)

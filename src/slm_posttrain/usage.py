@@ -20,7 +20,7 @@ class ModelUsage:
 
     def add(self, kind: str, requests: int, model_calls: int, prompt_tokens: int, generated_tokens: int = 0) -> None:
         row = self.by_kind.setdefault(kind, dict.fromkeys(FIELDS, 0))
-        for name, value in zip(FIELDS, (requests, model_calls, prompt_tokens, generated_tokens)):
+        for name, value in zip(FIELDS, (requests, model_calls, prompt_tokens, generated_tokens), strict=True):
             row[name] += int(value)
 
     def as_dict(self) -> dict:
