@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -51,24 +52,52 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
         pytest.skip("no SLURM here: run `sudo .ci/slurm-localhost.sh` to start a one-node cluster")
     results, logs = tmp_path / "results", tmp_path / "slurm_logs"
     profile = localhost_profile(tmp_path / "profile", logs)
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--profile", str(profile), "all",
-         "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}", f"paper_dir={results}/paper"],
-        cwd=REPO, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-6000:]
+    command = [sys.executable, "-m", "snakemake", "--profile", str(profile), "all", "--configfile", "config/smoke.yaml",
+               "--config", f"results_dir={results}", f"paper_dir={results}/paper", "shards=3"]
+    # SLURM's own record of the jobs, read while the workflow runs: squeue forgets a finished job
+    # after MinJobAge, sooner than a slow machine gets through the whole workflow.
+    records = {}
+    with open(tmp_path / "snakemake.log", "w") as out:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 3600
+        while True:
+            finished = proc.poll() is not None
+            listing = subprocess.run(["squeue", "--states=all", "-h", "-O",
+                                      "JobID:12,Partition:8,tres-per-job:24,State:14,Comment:200"],
+                                     capture_output=True, text=True, check=True).stdout
+            for line in (row for row in listing.splitlines() if len(row.split()) == 5):
+                job_id, partition, tres, state, comment = line.split()
+                records[job_id] = (partition, tres, state, comment)
+            if finished:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the smoke workflow through SLURM took over an hour")
+            time.sleep(3)
+    assert proc.returncode == 0, (tmp_path / "snakemake.log").read_text()[-6000:]
     # Every model stage ran as a SLURM job (the plugin keeps one log per job under slurm-logdir).
     submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
     assert {"label", "replies", "score", "train", "evaluate", "dedup"} <= submitted, submitted
-    # SLURM's own record of the jobs (kept MinJobAge seconds): model stages asked the gpu partition
-    # for a GPU (rules declare resources.gpu), data stages ran on the cpu partition without one.
-    jobs = subprocess.run(["squeue", "--states=all", "-h", "-O", "Partition:8,tres-per-job:24,Comment:200"],
-                          capture_output=True, text=True, check=True).stdout.splitlines()
-    placed = {}
-    for line in (j for j in jobs if len(j.split()) == 3):
-        partition, tres, comment = line.split()
-        placed.setdefault(comment.strip().removeprefix("rule_").split("_wildcards")[0], set()).add((partition, tres))
+    # Model stages asked the gpu partition for a GPU (rules declare resources.gpu), data stages ran on
+    # the cpu partition without one.
+    ours = {log.stem.split("_")[0] for log in logs.rglob("*.log")}  # one log per job: <jobid>.log or %A_%a.log
+    placed, shard_jobs = {}, {}
+    for job_id, (partition, tres, state, comment) in records.items():
+        if job_id not in ours:
+            continue  # a job of another run
+        rule, _, wildcards = comment.strip().removeprefix("rule_").partition("_wildcards_")
+        placed.setdefault(rule, set()).add((partition, tres))
+        if rule in ("label", "replies", "score"):
+            shard_jobs.setdefault(rule, {})[wildcards] = (job_id, partition, tres, state)
     assert placed["train"] == {("gpu", "gres:gpu:1")} and placed["evaluate"] == {("gpu", "gres:gpu:1")}
     assert placed["dedup"] == {("cpu", "N/A")}
+    # Issue 14: with shards 3, each model stage ran as three SLURM jobs, one per shard, each with its GPU.
+    for rule in ("label", "replies", "score"):
+        assert set(shard_jobs[rule]) == {"0", "1", "2"}, (rule, shard_jobs.get(rule))
+        assert len({job for job, *_ in shard_jobs[rule].values()}) == 3
+        assert {(p, t) for _, p, t, _ in shard_jobs[rule].values()} == {("gpu", "gres:gpu:1")}, rule
+        assert {state for *_, state in shard_jobs[rule].values()} == {"COMPLETED"}, rule
+    assert placed["label_gather"] == {("cpu", "N/A")}
     for table in ("table4_1", "table4_2", "table4_3", "table4_4"):
         frame = pd.read_csv(results / "tables" / f"{table}.csv")
         assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}
