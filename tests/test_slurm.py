@@ -77,7 +77,7 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
     assert proc.returncode == 0, (tmp_path / "snakemake.log").read_text()[-6000:]
     # Every model stage ran as a SLURM job (the plugin keeps one log per job under slurm-logdir).
     submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
-    assert {"label", "replies", "score", "train", "evaluate", "dedup"} <= submitted, submitted
+    assert {"label", "replies", "score", "train", "evaluate_benchmark", "dedup"} <= submitted, submitted
     # Model stages asked the gpu partition for a GPU (rules declare resources.gpu), data stages ran on
     # the cpu partition without one.
     ours = {log.stem.split("_")[0] for log in logs.rglob("*.log")}  # one log per job: <jobid>.log or %A_%a.log
@@ -89,7 +89,7 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
         placed.setdefault(rule, set()).add((partition, tres))
         if rule in ("label", "replies", "score"):
             shard_jobs.setdefault(rule, {})[wildcards] = (job_id, partition, tres, state)
-    assert placed["train"] == {("gpu", "gres:gpu:1")} and placed["evaluate"] == {("gpu", "gres:gpu:1")}
+    assert placed["train"] == {("gpu", "gres:gpu:1")} and placed["evaluate_benchmark"] == {("gpu", "gres:gpu:1")}
     assert placed["dedup"] == {("cpu", "N/A")}
     # Issue 14: with shards 3, each model stage ran as three SLURM jobs, one per shard, each with its GPU.
     for rule in ("label", "replies", "score"):
@@ -131,7 +131,7 @@ def test_paper_rehearsal_through_the_slurm_profile(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=2400)
     assert proc.returncode == 0, proc.stderr[-6000:]
     submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
-    assert {"hub_stand_ins", "label", "replies", "score", "train", "evaluate"} <= submitted, submitted
+    assert {"hub_stand_ins", "label", "replies", "score", "train", "evaluate_benchmark"} <= submitted, submitted
     # The model stages ran vLLM (its engine's start-up lines are in their logs).
     for rule in ("label", "replies", "score"):
         assert "vLLM" in (results / "logs" / f"{rule}.log").read_text(errors="replace") or any(
