@@ -16,7 +16,7 @@ def effective(*overlays: str) -> dict:
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for name in overlays:
         update_config(config, yaml.safe_load((REPO / name).read_text()))
-    validate(config, str(REPO / "config/schema.yaml"))
+    validate(config, str(REPO / "config/schema.yaml"), set_default=True)  # as the Snakefile does
     return config
 
 
