@@ -52,7 +52,11 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
         pytest.skip("no SLURM here: run `sudo .ci/slurm-localhost.sh` to start a one-node cluster")
     results, logs = tmp_path / "results", tmp_path / "slurm_logs"
     profile = localhost_profile(tmp_path / "profile", logs)
-    command = [sys.executable, "-m", "snakemake", "--profile", str(profile), "all", "--configfile", "config/smoke.yaml",
+    # Table 4-1 (base vs S1) takes every job kind through SLURM (zoo, data, the three sharded model
+    # stages, their gathers, training, per-benchmark evaluation, tables); the whole smoke DAG runs once
+    # in CI already (tests/test_bare_clone.py), so this test keeps to the part that exercises the cluster.
+    command = [sys.executable, "-m", "snakemake", "--profile", str(profile), f"{results}/tables/table4_1.csv",
+               "--configfile", "config/smoke.yaml",
                "--config", f"results_dir={results}", f"paper_dir={results}/paper", "shards=3"]
     # SLURM's own record of the jobs, read while the workflow runs: squeue forgets a finished job
     # after MinJobAge, sooner than a slow machine gets through the whole workflow.
@@ -98,12 +102,10 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
         assert {(p, t) for _, p, t, _ in shard_jobs[rule].values()} == {("gpu", "gres:gpu:1")}, rule
         assert {state for *_, state in shard_jobs[rule].values()} == {"COMPLETED"}, rule
     assert placed["label_gather"] == {("cpu", "N/A")}
-    for table in ("table4_1", "table4_2", "table4_3", "table4_4"):
-        frame = pd.read_csv(results / "tables" / f"{table}.csv")
-        assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}
-        assert frame["model_score"].notna().all()
-    for run in ("S1", "S2", "S3"):
-        assert (results / "checkpoints" / run / "model.safetensors").exists()
+    frame = pd.read_csv(results / "tables" / "table4_1.csv")
+    assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}
+    assert frame["model_score"].notna().all()
+    assert (results / "checkpoints" / "S1" / "model.safetensors").exists()
 
 
 @pytest.mark.slow
