@@ -178,6 +178,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
 
     import lm_eval
     import torch
+    from lm_eval.tasks import TaskManager
 
     if settings.get("allow_code_execution"):
         os.environ["SLM_ALLOW_CODE_EXECUTION"] = "1"
@@ -189,8 +190,11 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
         model_args["max_length"] = int(settings.get("max_length", 2048))
     # else the model's own context length: a 4-shot GSM8K prompt plus 1000 new tokens outgrows 2048, and
     # lm-eval would cut the prompt's start.
+    # Our tasks are inline configs: a TaskManager without lm-eval's built-in index, whose build parses its
+    # ~14k task YAML files (about 8 s a job, most of a small evaluation's time).
+    task_manager = TaskManager(include_defaults=False, metadata=model_args)
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=model_args,
+        model="hf", model_args=model_args, task_manager=task_manager,
         device=settings.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"),
         tasks=tasks, batch_size=settings.get("batch_size", 8),
         apply_chat_template=bool(settings.get("apply_chat_template") or chat),
