@@ -42,3 +42,21 @@ def tiny_model_b(tmp_path_factory, tiny_model) -> Path:
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def random_text(rng, plain: str, specials: list[int], cuts: tuple[float, float, float], max_len: int) -> str:
+    """Up to max_len random characters for property checks: `plain` characters, the chosen `specials`
+    code points, common CJK ideographs, then any code point (lone surrogates included), with cumulative
+    probabilities `cuts`."""
+
+    def char() -> str:
+        roll = rng.random()
+        if roll < cuts[0]:
+            return rng.choice(plain)
+        if roll < cuts[1]:
+            return chr(rng.choice(specials))
+        if roll < cuts[2]:
+            return chr(rng.randrange(0x4E00, 0x4E40))
+        return chr(rng.randrange(0x110000))
+
+    return "".join(char() for _ in range(rng.randint(0, max_len)))

@@ -1,3 +1,5 @@
+from conftest import random_text
+
 from slm_posttrain.normalize import DEFAULT, NONE, normalize, normalize_many
 from slm_posttrain.simhash import deduplicate_twopass
 
@@ -44,17 +46,8 @@ def test_batch_equals_reference_on_random_unicode():
                 0xFF0C, 0xFF21, 0x2026, 0x2460, 0xFB01, 0x1100, 0x1161, 0xAC00, 0x11A8, 0x3002, 0xA0, 0x2028, 0xDF,
                 0x1E9E, 0x3131, 0x2F800, 0x1D400, 0x3371]
 
-    def char() -> str:
-        roll = rng.random()
-        if roll < 0.3:
-            return rng.choice("abc XYZ，。,.!? \t")
-        if roll < 0.6:
-            return chr(rng.choice(specials))
-        if roll < 0.8:
-            return chr(rng.randrange(0x4E00, 0x4E40))
-        return chr(rng.randrange(0x110000))
-
-    texts = ["".join(char() for _ in range(rng.randint(0, 30))) for _ in range(2000)] + ["", "ascii only"]
+    texts = [random_text(rng, "abc XYZ，。,.!? \t", specials, (0.3, 0.6, 0.8), 30) for _ in range(2000)]
+    texts += ["", "ascii only"]
     for options in (DEFAULT, {**NONE, "nfkc": True}, {**NONE, "cjk_spaces": True}, {**NONE, "casefold": True},
                     {**NONE, "cjk_punctuation": True}, {**NONE, "nfkc": True, "cjk_spaces": True}):
         assert normalize_many(texts, options) == [normalize(t.replace("\x00", " "), options) for t in texts]

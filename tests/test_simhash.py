@@ -1,6 +1,7 @@
 import random
 
 import pytest
+from conftest import random_text
 
 from slm_posttrain.simhash import features
 from slm_posttrain.simhash_reference import (
@@ -119,16 +120,7 @@ def _random_texts(rng: random.Random, count: int) -> list[str]:
     digits of other scripts, separators and long words that span several 8-byte blocks."""
     specials = [0x130, 0x301, 0x3400, 0x4DBF, 0x4DC0, 0x4E00, 0x9FFF, 0xA000, 0xF8FF, 0xF900, 0xFAFF, 0xFB00,
                 0xD800, 0xDFFF, 0x0, 0x1E, 0x660, 0x1D7CE, 0x20000, 0xFF21, 0x3000, 0x5F]
-    def char() -> str:
-        roll = rng.random()
-        if roll < 0.3:
-            return rng.choice("abcXYZ019 _.,")
-        if roll < 0.5:
-            return chr(rng.choice(specials))
-        if roll < 0.7:
-            return chr(rng.randrange(0x4E00, 0x4E40))
-        return chr(rng.randrange(0x110000))
-    texts = ["".join(char() for _ in range(rng.randint(0, 40))) for _ in range(count)]
+    texts = [random_text(rng, "abcXYZ019 _.,", specials, (0.3, 0.5, 0.7), 40) for _ in range(count)]
     texts += ["x" * 70 + " 中文" * 3, "supercalifragilisticexpialidocious " * 20, "字" * 600, ""]
     return texts
 
