@@ -19,8 +19,9 @@ mem_mb=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 ))
 mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge
 chown munge:munge /run/munge 2>/dev/null || true
 
-# The "gpu" partition and a placeholder GPU (File=/dev/null) let the profile's GPU requests
-# (gres gpu:1) be scheduled on a machine without one; the jobs then run on the CPU.
+# The "gpu" partition and placeholder GPUs (null devices) let the profile's GPU requests
+# (gres gpu:1) be scheduled on a machine without one; the jobs then run on the CPU. One placeholder per
+# core, so GPU jobs run as many at a time as CPU jobs do (with one, every model job queued behind the last).
 cat > /etc/slurm/slurm.conf <<EOF
 ClusterName=localhost
 SlurmctldHost=${node}
@@ -46,13 +47,16 @@ ReturnToService=2
 # squeue must still see finished jobs when the executor plugin asks for their state.
 MinJobAge=600
 GresTypes=gpu
-NodeName=${node} CPUs=${cpus} RealMemory=${mem_mb} Gres=gpu:1 State=UNKNOWN
+NodeName=${node} CPUs=${cpus} RealMemory=${mem_mb} Gres=gpu:${cpus} State=UNKNOWN
 PartitionName=cpu Nodes=${node} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=${node} MaxTime=INFINITE State=UP
 EOF
-cat > /etc/slurm/gres.conf <<EOF
-NodeName=${node} Name=gpu File=/dev/null
-EOF
+# Each placeholder GPU is a device file: a copy of /dev/null (char 1:3), as SLURM's gpu plugin wants files.
+: > /etc/slurm/gres.conf
+for i in $(seq 0 $((cpus - 1))); do
+  [ -e "/dev/placeholder-gpu${i}" ] || mknod "/dev/placeholder-gpu${i}" c 1 3
+  echo "NodeName=${node} Name=gpu File=/dev/placeholder-gpu${i}" >> /etc/slurm/gres.conf
+done
 
 # Restart so the daemons read the configuration just written.
 pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged

