@@ -109,13 +109,23 @@ def test_calibrated_choice_subtracts_the_content_free_prior(tiny_model):
     assert plain[0]["choice"] in options
 
 
-def test_huge_prompt_is_truncated_to_the_context(tiny_model):
-    """A record far longer than the model's context (max_length) is cut, not a crash."""
+def test_huge_prompt_is_truncated_to_the_context(tiny_model, caplog):
+    """A record far longer than the model's context (max_length) is cut, not a crash: the prompt keeps its
+    end (the assistant header the reply follows), and the cut is logged with its count."""
     lm = TransformersLM(tiny_model, batch_size=2, max_length=64)
     huge = "word " * 20_000
-    out = lm.generate([[{"role": "user", "content": huge}], [{"role": "user", "content": "hi"}]],
-                      {"max_new_tokens": 3, "temperature": 0.0})
-    assert len(out) == 2
+    convs = [[{"role": "user", "content": huge}], [{"role": "user", "content": "hi"}]]
+    params = {"max_new_tokens": 3, "temperature": 0.0}
+    out = lm.generate(convs, params)
+    assert len(out) == 2 and "1 of 2 prompts longer than 64 tokens" in caplog.text
+    # The cut prompt is the rendered prompt's last 64 tokens: the same reply as generating from them.
+    tail = lm.tokenizer(lm.render(convs[0]), add_special_tokens=False).input_ids[-64:]
+    assert tail[-3:] == lm.tokenizer(lm.render([{"role": "user", "content": "x"}]),
+                                     add_special_tokens=False).input_ids[-3:]  # ends with the assistant header
+    with lm.torch.no_grad():
+        direct = lm.model.generate(input_ids=lm.torch.tensor([tail]), max_new_tokens=3, do_sample=False,
+                                   pad_token_id=lm.tokenizer.pad_token_id)
+    assert out[0] == lm.tokenizer.decode(direct[0, 64:], skip_special_tokens=True).strip()
     (logp, n), _ = lm.logprobs([huge, "short"], [" reply " * 500, " ok"])
     assert math.isfinite(logp) and 0 < n < 64
 

@@ -73,7 +73,8 @@ def backends(smollm2):
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     hf = TransformersLM(smollm2, batch_size=16)
-    vl = VllmLM(smollm2, dtype="float32", gpu_memory_utilization=0.15, max_length=512)
+    # Eager, as config/rehearsal.yaml runs vLLM on a CPU: no graph compilation, half the engine start-up.
+    vl = VllmLM(smollm2, dtype="float32", gpu_memory_utilization=0.15, max_length=512, enforce_eager=True)
     yield hf, vl
     vl.close()
 
@@ -139,3 +140,15 @@ def test_label_and_judge_choices_agree(backends, tmp_path):
             for name, lm in (("hf", hf), ("vllm", vl))
         ]
         assert picks[0] == picks[1]
+
+
+def test_a_prompt_longer_than_the_context_is_cut_not_refused(backends):
+    """vLLM refuses a prompt longer than its context (max_model_len), which would fail a whole job; the
+    backend cuts it to its last tokens, leaving room for the reply, as the transformers backend does."""
+    _, vl = backends
+    huge = "word " * 5000
+    out = vl.generate([[{"role": "user", "content": huge}], [{"role": "user", "content": "hi"}]],
+                      {"max_new_tokens": 8, "temperature": 0.0})
+    assert len(out) == 2
+    (logp, n), _ = vl.logprobs([huge, "short"], [" reply " * 2000, " ok"])
+    assert math.isfinite(logp) and 0 < n < 512

