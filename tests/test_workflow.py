@@ -83,38 +83,6 @@ def test_config_wrong_type_is_named(tmp_path):
     assert proc.returncode != 0 and "three" in proc.stderr + proc.stdout
 
 
-@pytest.mark.slow
-def test_shards_give_byte_identical_data(tmp_path):
-    """Issue 14: label, replies and score split over 3 jobs each write exactly what one job writes
-    (greedy decoding, sampling seeded per request), and the gathered stats add up across shards."""
-    outputs = ["labeled.jsonl", "replies.jsonl", "scored.jsonl", "scored.quarantine.jsonl", "sft.jsonl", "kto.jsonl"]
-    runs = {}
-    for shards in (1, 3):
-        results = tmp_path / f"shards{shards}"
-        proc = _snakemake("--cores", "2", *[f"{results}/data/{name}" for name in ("sft.jsonl", "kto.jsonl")],
-                          "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
-                          f"shards={shards}")
-        assert proc.returncode == 0, proc.stderr[-5000:]
-        runs[shards] = results
-    for name in outputs:
-        assert (runs[1] / "data" / name).read_bytes() == (runs[3] / "data" / name).read_bytes(), name
-    for stage, roles in (("labeled", ["labeler"]), ("replies", ["large", "small"]), ("scored", ["large"])):
-        one, three = (json.loads((runs[n] / "data" / f"{stage}.stats.json").read_text()) for n in (1, 3))
-        shard_dir = runs[3] / "data" / "shards" / "3"
-        parts = [json.loads((shard_dir / f"{stage}.{k}.stats.json").read_text()) for k in range(3)]
-        assert three["shards"] == 3 and all(p["records_in"] for p in parts)  # every shard had work
-        assert three["records_in"] == three["records_out"] + three["dropped_total"]
-        assert three["records_in"] == sum(p["records_in"] for p in parts) == one["records_in"], stage
-        assert three["dropped"] == one["dropped"], stage
-        for role in roles:
-            usage1, usage3 = one["model_usage"][role], three["model_usage"][role]
-            assert usage3["prompt_tokens"] == sum(p["model_usage"][role]["prompt_tokens"] for p in parts)
-            assert usage1["generated_tokens"] == usage3["generated_tokens"], (stage, role)
-            assert usage1["model_calls"] > 0 and usage1["prompt_tokens"] > 0
-    # Each shard answered its own records with a cache of its own.
-    assert all((runs[3] / "cache" / f"replies_small.{k}-of-3.sqlite").exists() for k in range(3))
-
-
 def _planned_jobs(dry_run: str) -> set[tuple[str, str]]:
     """(rule, wildcards) of every job a dry run plans."""
     jobs, rule = set(), None
@@ -128,87 +96,145 @@ def _planned_jobs(dry_run: str) -> set[tuple[str, str]]:
     return jobs
 
 
-@pytest.mark.slow
-def test_killed_generation_and_training_resume_without_recomputing(tmp_path):
-    results = tmp_path / "results"
-    cfg = ["--cores", "2", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
-           'models={"large": {"name": "tiny-qwen2", "backend": "transformers", "options": {"batch_size": 4}}}']
+# The fault-tolerance scenarios below, one workflow run each, shards 1 and 3; the shard test then compares
+# their data byte for byte (a kill and resume must not change a byte either). The large model answers in
+# batches of 4, so a kill after one cached batch leaves work to resume.
+LARGE_IN_BATCHES_OF_4 = ('models={"large": {"name": "tiny-qwen2", "backend": "transformers", '
+                         '"options": {"batch_size": 4}}}')
+DATA_OUTPUTS = ["labeled.jsonl", "replies.jsonl", "scored.jsonl", "scored.quarantine.jsonl", "sft.jsonl", "kto.jsonl"]
 
-    def run(target, fault=None):
+
+class SmokeRun:
+    def __init__(self, results, shards):
+        self.results, self.shards = results, shards
+        self.shard_dir = results / "data" / "shards" / str(shards)
+
+    def __call__(self, *targets, fault=None, cores=2):
         env = {**os.environ, **({"SLM_FAULT_INJECT": fault} if fault else {})}
-        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env,
-                              timeout=900)
+        cfg = ["--cores", str(cores), "--configfile", "config/smoke.yaml",
+               "--config", f"results_dir={self.results}", f"shards={self.shards}", LARGE_IN_BATCHES_OF_4]
+        return subprocess.run([*SNAKEMAKE, *map(str, targets), *cfg], cwd=REPO, capture_output=True, text=True,
+                              env=env, timeout=900)
 
-    assert run(f"{results}/data/balanced.jsonl").returncode == 0
-    n_records = len((results / "data" / "balanced.jsonl").read_text().splitlines())
-    assert n_records > 4  # more than one batch of 4
+    def data(self, name):
+        return self.results / "data" / name
 
-    # Killed after the first batch of large-model replies: that batch is in the cache, the output is not.
-    killed = run(f"{results}/data/replies.jsonl", fault="cache_writes=1")
-    assert killed.returncode != 0
-    cache = results / "cache" / "replies_large.sqlite"
-
-    def cached_rows():  # (rows, highest rowid): a reply generated twice would replace its row under a new rowid
-        with sqlite3.connect(cache) as db:
-            return db.execute("SELECT count(*), max(rowid) FROM cache").fetchone()
-
-    assert cached_rows() == (4, 4) and not (results / "data" / "replies.jsonl").exists()
-    assert run(f"{results}/data/replies.jsonl").returncode == 0
-    assert cached_rows() == (n_records, n_records)  # nothing generated twice, nothing missing
-    replies = [json.loads(line) for line in (results / "data" / "replies.jsonl").read_text().splitlines()]
-    assert len(replies) == n_records and all(any(r["origin"] == "large" for r in x["replies"]) for x in replies)
-
-    # Training killed right after its step-2 checkpoint resumes from it.
-    assert run(f"{results}/data/sft.jsonl").returncode == 0
-    killed = run(f"{results}/checkpoints/S1", fault="train_saves=1")
-    assert killed.returncode != 0 and (results / "work" / "train" / "S1" / "checkpoint-2").exists()
-    assert not (results / "checkpoints" / "S1").exists()
-    assert run(f"{results}/checkpoints/S1").returncode == 0
-    summary = json.loads((results / "checkpoints" / "S1" / "training_summary.json").read_text())
-    assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_step"] == 3
-
-
-@pytest.mark.slow
-def test_killed_shard_resumes_only_its_unfinished_records(tmp_path):
-    """Issue 14: with shards 3, a kill while one replies shard runs costs only that shard's unfinished
-    records: finished shards are not rerun, the killed one keeps its committed batch and computes the rest."""
-    results = tmp_path / "results"
-    shard_dir = results / "data" / "shards" / "3"
-    cfg = ["--cores", "2", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}", "shards=3",
-           'models={"large": {"name": "tiny-qwen2", "backend": "transformers", "options": {"batch_size": 4}}}']
-
-    def run(target, fault=None):
-        env = {**os.environ, **({"SLM_FAULT_INJECT": fault} if fault else {})}
-        return subprocess.run([*SNAKEMAKE, target, *cfg], cwd=REPO, capture_output=True, text=True, env=env,
-                              timeout=900)
-
-    def cached_rows(shard):  # (rows, highest rowid) of a shard's large-model cache
-        path = results / "cache" / f"replies_large.{shard}-of-3.sqlite"
+    def cached_rows(self, name):
+        # (rows, highest rowid): a reply computed twice would replace its row under a new rowid
+        path = self.results / "cache" / name
         if not path.exists():
             return None
         with sqlite3.connect(path) as db:
             return db.execute("SELECT count(*), max(rowid) FROM cache").fetchone()
 
-    assert run(str(shard_dir / "replies.0.jsonl")).returncode == 0  # shard 0 finished before the kill
-    done = (shard_dir / "replies.0.jsonl").stat().st_mtime_ns, cached_rows(0)
-    sizes = {k: len(s) for k, s in enumerate(_shard_sizes(results / "data" / "balanced.jsonl", 3))}
+
+@pytest.fixture(scope="module")
+def unsharded(tmp_path_factory):
+    """Shards 1: replies killed after the first batch of large-model replies, then resumed; training S1
+    killed right after its step-2 checkpoint, then resumed; the data run on to the training sets."""
+    run, seen = SmokeRun(tmp_path_factory.mktemp("shards1") / "results", 1), {}
+    assert run(run.data("balanced.jsonl")).returncode == 0
+    seen["records"] = len(run.data("balanced.jsonl").read_text().splitlines())
+    killed = run(run.data("replies.jsonl"), fault="cache_writes=1")
+    seen["replies_killed"] = (killed.returncode, run.cached_rows("replies_large.sqlite"),
+                              run.data("replies.jsonl").exists())
+    assert run(run.data("replies.jsonl")).returncode == 0
+    seen["replies_resumed"] = run.cached_rows("replies_large.sqlite")
+    assert run(run.data("sft.jsonl"), run.data("kto.jsonl")).returncode == 0
+    checkpoints = run.results / "checkpoints"
+    killed = run(checkpoints / "S1", fault="train_saves=1")
+    seen["training_killed"] = (killed.returncode, (run.results / "work" / "train" / "S1" / "checkpoint-2").exists(),
+                               (checkpoints / "S1").exists())
+    assert run(checkpoints / "S1").returncode == 0
+    seen["training_summary"] = json.loads((checkpoints / "S1" / "training_summary.json").read_text())
+    return run, seen
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    """Shards 3: replies shard 0 finished, then the workflow killed while the next replies shard runs
+    (after its first batch), then resumed, and run on to the training sets."""
+    run, seen = SmokeRun(tmp_path_factory.mktemp("shards3") / "results", 3), {}
+    assert run(run.shard_dir / "replies.0.jsonl").returncode == 0
+    seen["shard0_done"] = (run.shard_dir / "replies.0.jsonl").stat().st_mtime_ns, run.cached_rows(
+        "replies_large.0-of-3.sqlite")
+    seen["sizes"] = {k: len(s) for k, s in enumerate(_shard_sizes(run.data("balanced.jsonl"), 3))}
+    # One job at a time, as when the shards queue for the cluster's GPUs: the kill hits one shard mid-run.
+    killed = run(run.data("replies.jsonl"), fault="cache_writes=1", cores=1)
+    seen["killed_returncode"] = killed.returncode
+    seen["partial"] = {k: run.cached_rows(f"replies_large.{k}-of-3.sqlite") for k in (1, 2)}
+    seen["outputs_after_kill"] = {k: (run.shard_dir / f"replies.{k}.jsonl").exists() for k in (1, 2)}
+    assert run(run.data("replies.jsonl")).returncode == 0
+    seen["shard0_after_resume"] = (run.shard_dir / "replies.0.jsonl").stat().st_mtime_ns, run.cached_rows(
+        "replies_large.0-of-3.sqlite")
+    seen["resumed"] = {k: run.cached_rows(f"replies_large.{k}-of-3.sqlite") for k in (1, 2)}
+    assert run(run.data("sft.jsonl"), run.data("kto.jsonl")).returncode == 0
+    return run, seen
+
+
+@pytest.mark.slow
+def test_killed_generation_and_training_resume_without_recomputing(unsharded):
+    run, seen = unsharded
+    n_records = seen["records"]
+    assert n_records > 4  # more than one batch of 4
+    # Killed after the first batch of large-model replies: that batch is in the cache, the output is not.
+    returncode, cached, output_written = seen["replies_killed"]
+    assert returncode != 0 and cached == (4, 4) and not output_written
+    assert seen["replies_resumed"] == (n_records, n_records)  # nothing generated twice, nothing missing
+    replies = [json.loads(line) for line in run.data("replies.jsonl").read_text().splitlines()]
+    assert len(replies) == n_records and all(any(r["origin"] == "large" for r in x["replies"]) for x in replies)
+    # Training killed right after its step-2 checkpoint resumes from it.
+    returncode, checkpoint_kept, output_written = seen["training_killed"]
+    assert returncode != 0 and checkpoint_kept and not output_written
+    summary = seen["training_summary"]
+    assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_step"] == 3
+
+
+@pytest.mark.slow
+def test_killed_shard_resumes_only_its_unfinished_records(sharded):
+    """Issue 14: with shards 3, a kill while one replies shard runs costs only that shard's unfinished
+    records: finished shards are not rerun, the killed one keeps its committed batch and computes the rest."""
+    run, seen = sharded
+    sizes = seen["sizes"]
     assert min(sizes.values()) > 4  # more than one batch of 4 per shard
-
-    killed = run(f"{results}/data/replies.jsonl", fault="cache_writes=1")  # the next shard dies after one batch
-    assert killed.returncode != 0
-    partial = [k for k in (1, 2) if cached_rows(k) is not None]
-    assert len(partial) == 1 and cached_rows(partial[0]) == (4, 4), [cached_rows(k) for k in (1, 2)]
+    assert seen["killed_returncode"] != 0
+    partial = [k for k, rows in seen["partial"].items() if rows is not None]
+    assert len(partial) == 1 and seen["partial"][partial[0]] == (4, 4), seen["partial"]
     victim = partial[0]
-    assert not (shard_dir / f"replies.{victim}.jsonl").exists()
-
-    assert run(f"{results}/data/replies.jsonl").returncode == 0
-    assert ((shard_dir / "replies.0.jsonl").stat().st_mtime_ns, cached_rows(0)) == done  # shard 0 not rerun
-    assert cached_rows(victim) == (sizes[victim], sizes[victim])  # nothing generated twice, nothing missing
-    stats = json.loads((shard_dir / f"replies.{victim}.stats.json").read_text())
+    assert not seen["outputs_after_kill"][victim]
+    assert seen["shard0_after_resume"] == seen["shard0_done"]  # shard 0 not rerun
+    assert seen["resumed"][victim] == (sizes[victim], sizes[victim])  # nothing generated twice, nothing missing
+    stats = json.loads((run.shard_dir / f"replies.{victim}.stats.json").read_text())
     assert stats["model_usage"]["large"]["model_calls"] == sizes[victim] - 4  # only the unfinished records
     assert stats["model_usage"]["large"]["requests"] == sizes[victim]
-    merged = json.loads((results / "data" / "replies.stats.json").read_text())
+    merged = json.loads(run.data("replies.stats.json").read_text())
     assert merged["records_in"] == sum(sizes.values()) == merged["records_out"]
+
+
+@pytest.mark.slow
+def test_shards_give_byte_identical_data(unsharded, sharded):
+    """Issue 14: label, replies and score split over 3 jobs each write exactly what one job writes
+    (greedy decoding, sampling seeded per request), kills and resumes included, and the gathered stats
+    add up across shards."""
+    one_run, three_run = unsharded[0], sharded[0]
+    for name in DATA_OUTPUTS:
+        assert one_run.data(name).read_bytes() == three_run.data(name).read_bytes(), name
+    for stage, roles in (("labeled", ["labeler"]), ("replies", ["large", "small"]), ("scored", ["large"])):
+        one, three = (json.loads(run.data(f"{stage}.stats.json").read_text()) for run in (one_run, three_run))
+        parts = [json.loads((three_run.shard_dir / f"{stage}.{k}.stats.json").read_text()) for k in range(3)]
+        assert three["shards"] == 3 and all(p["records_in"] for p in parts)  # every shard had work
+        assert three["records_in"] == three["records_out"] + three["dropped_total"]
+        assert three["records_in"] == sum(p["records_in"] for p in parts) == one["records_in"], stage
+        assert three["dropped"] == one["dropped"], stage
+        for role in roles:
+            usage1, usage3 = one["model_usage"][role], three["model_usage"][role]
+            assert usage3["prompt_tokens"] == sum(p["model_usage"][role]["prompt_tokens"] for p in parts)
+            # Tokens count every request, cached or computed: a resumed run reports the same replies. (Requests
+            # and prompt tokens differ by the labeler's per-shard calibration prompt.)
+            assert usage1["generated_tokens"] == usage3["generated_tokens"], (stage, role)
+            assert usage1["model_calls"] > 0 and usage1["prompt_tokens"] > 0
+    # Each shard answered its own records with a cache of its own.
+    assert all((three_run.results / "cache" / f"replies_small.{k}-of-3.sqlite").exists() for k in range(3))
 
 
 def _shard_sizes(path, shards):
