@@ -71,17 +71,18 @@ def request_seed(params: dict, conversation: Messages) -> int:
     return int(cache_key("seed", int(params.get("seed", 0)), conversation)[:15], 16)
 
 
-def fit_prompts(token_ids: list[list[int]], room: int, name: str) -> list[list[int]]:
-    """Each prompt cut to its last `room` tokens: a prompt longer than the model's context keeps its end
-    (the chat template's assistant header and the end of the instruction), so the model still answers;
-    both backends cut alike. A cut is logged with its count, never silent; vLLM would refuse the
-    prompt, failing the whole job, and transformers would cut the end, leaving no assistant turn."""
-    room = max(1, room)
-    cut = sum(len(ids) > room for ids in token_ids)
+def fit_prompts(token_ids: list[list[int]], room: int | Sequence[int], name: str) -> list[list[int]]:
+    """Each prompt cut to its last `room` tokens (one room for all, or one per prompt): a prompt longer
+    than the model's context keeps its end (the chat template's assistant header and the end of the
+    instruction), so the model still answers; both backends cut alike. The cuts are logged once per
+    call with their count, never silent; vLLM would refuse the prompt, failing the whole job, and
+    transformers would cut the end, leaving no assistant turn."""
+    rooms = [max(1, r) for r in (room if isinstance(room, Sequence) else [room] * len(token_ids))]
+    cut = sum(len(ids) > r for ids, r in zip(token_ids, rooms, strict=True))
     if cut:
-        logging.getLogger(__name__).warning("%s: %d of %d prompts longer than %d tokens, cut to their last %d",
-                                            name, cut, len(token_ids), room, room)
-    return [ids[-room:] for ids in token_ids]
+        logging.getLogger(__name__).warning("%s: %d of %d prompts longer than the context (%d tokens at most), "
+                                            "cut to their last tokens", name, cut, len(token_ids), max(rooms))
+    return [ids[-r:] for ids, r in zip(token_ids, rooms, strict=True)]
 
 
 def _per_request_sampler(torch, seeds: Sequence[int], temperature: float, top_p: float, device):
@@ -176,12 +177,10 @@ class TransformersLM(LanguageModel):
                  desc: str = "score") -> list[tuple[float, int]]:
         """(sum of natural-log probabilities, token count) of each continuation given its prefix."""
         torch = self.torch
-        pairs = []
-        for prefix, cont in zip(prefixes, continuations, strict=True):
-            p_ids = self.tokenizer(prefix, add_special_tokens=False).input_ids
-            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids[: self.max_length - 1]
-            room = self.max_length - len(c_ids)
-            pairs.append((p_ids[-room:] if room > 0 else p_ids[-1:], c_ids))
+        conts = [self.tokenizer(c, add_special_tokens=False).input_ids[: self.max_length - 1] for c in continuations]
+        prefs = fit_prompts([self.tokenizer(p, add_special_tokens=False).input_ids for p in prefixes],
+                            [self.max_length - len(c) for c in conts], self.name)
+        pairs = list(zip(prefs, conts, strict=True))
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         results: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
         for batch in tqdm(list(_chunks(order, self.batch_size)), desc=desc, unit="batch"):
@@ -369,15 +368,13 @@ class VllmLM(LanguageModel):
 
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
                  desc: str = "score") -> list[tuple[float, int]]:
-        token_ids, n_conts = [], []
-        for prefix, cont in zip(prefixes, continuations, strict=True):
-            # Cut as the transformers backend cuts: the continuation whole (up to the context less a few
-            # tokens), the prefix's last tokens; vLLM needs one more position for the token it samples.
-            c_ids = self.tokenizer(cont, add_special_tokens=False).input_ids[: self.max_length - 2]
-            p_ids = fit_prompts([self.tokenizer(prefix, add_special_tokens=False).input_ids],
-                                self.max_length - 1 - len(c_ids), self.name)[0]
-            token_ids.append(p_ids + c_ids)
-            n_conts.append(len(c_ids))
+        # Cut as the transformers backend cuts: the continuation whole (up to the context less a few tokens),
+        # the prefix's last tokens; vLLM needs one more position for the token it samples.
+        conts = [self.tokenizer(c, add_special_tokens=False).input_ids[: self.max_length - 2] for c in continuations]
+        prefs = fit_prompts([self.tokenizer(p, add_special_tokens=False).input_ids for p in prefixes],
+                            [self.max_length - 1 - len(c) for c in conts], self.name)
+        token_ids = [p + c for p, c in zip(prefs, conts, strict=True)]
+        n_conts = [len(c) for c in conts]
         if self.worker is not None:
             sums = self.worker.call(op="prompt_logprobs", token_ids=token_ids, n_last=n_conts)["sums"]
             return [(float(t), n) for t, n in zip(sums, n_conts, strict=True)]
