@@ -12,7 +12,10 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null; then
 fi
 
 node=$(hostname -s)
-cpus=$(nproc)
+# Two job slots per core: a test job is mostly process start-up and waiting (imports, snakemake's DAG, a
+# vLLM engine starting), so with one slot per core short data jobs queued behind evaluation jobs.
+# slurmd takes the declared count as given (SlurmdParameters=config_overrides).
+cpus=$(( 2 * $(nproc) ))
 # Leave the OS 1 GB; the node must not claim more than it has or slurmd drains it.
 mem_mb=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 ))
 
@@ -21,7 +24,7 @@ chown munge:munge /run/munge 2>/dev/null || true
 
 # The "gpu" partition and placeholder GPUs (null devices) let the profile's GPU requests
 # (gres gpu:1) be scheduled on a machine without one; the jobs then run on the CPU. One placeholder per
-# core, so GPU jobs run as many at a time as CPU jobs do (with one, every model job queued behind the last).
+# slot, so GPU jobs run as many at a time as CPU jobs do (with one, every model job queued behind the last).
 cat > /etc/slurm/slurm.conf <<EOF
 ClusterName=localhost
 SlurmctldHost=${node}
@@ -44,6 +47,7 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
+SlurmdParameters=config_overrides
 # squeue must still see finished jobs when the executor plugin asks for their state.
 MinJobAge=600
 GresTypes=gpu

@@ -29,6 +29,7 @@ rule label_audit:
         csv=f"{P}/label_audit.csv",
     log:
         f"{R}/logs/label_audit.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:

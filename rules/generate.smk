@@ -37,6 +37,7 @@ rule label_gather:
         stats=report(f"{R}/data/labeled.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
     log:
         f"{R}/logs/label_gather.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:
@@ -81,6 +82,7 @@ rule replies_gather:
         stats=report(f"{R}/data/replies.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
     log:
         f"{R}/logs/replies_gather.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:

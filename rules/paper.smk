@@ -13,6 +13,7 @@ rule table:
         tex=f"{P}/tables/{{table}}.tex",
     log:
         f"{R}/logs/table/{{table}}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:
@@ -29,6 +30,7 @@ rule loss_figure_sft:
         report(f"{P}/figures/figure4_2.png", caption="../report/figure4_2.rst", category="Figures"),
     log:
         f"{R}/logs/figure4_2.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:
@@ -44,6 +46,7 @@ rule loss_figure_kto:
         report(f"{P}/figures/figure4_4.png", caption="../report/figure4_4.rst", category="Figures"),
     log:
         f"{R}/logs/figure4_4.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:
@@ -59,6 +62,7 @@ rule sweep_loss_figure:
         report(f"{P}/figures/figure4_6.png", caption="../report/figure4_6.rst", category="Figures"),
     log:
         f"{R}/logs/figure4_6.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:
@@ -74,6 +78,7 @@ rule sweep_score_figure:
         report(f"{P}/figures/figure4_7.png", caption="../report/figure4_7.rst", category="Figures"),
     log:
         f"{R}/logs/figure4_7.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:

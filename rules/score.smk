@@ -39,6 +39,7 @@ rule score_gather:
         stats=report(f"{R}/data/scored.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
     log:
         f"{R}/logs/score_gather.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:

@@ -16,6 +16,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# The README's test command spreads test files over the CPU cores (pytest-xdist, --dist loadfile), handing
+# them out in collection order: the end-to-end files go first, longest first, so that none of them starts
+# last and runs on alone while the other workers idle.
+LONG_FILES_FIRST = ["test_paper_rehearsal.py", "test_bare_clone.py", "test_workflow.py", "test_vllm_agreement.py",
+                    "test_slurm.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
+
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:

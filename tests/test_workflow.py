@@ -105,14 +105,15 @@ DATA_OUTPUTS = ["labeled.jsonl", "replies.jsonl", "scored.jsonl", "scored.quaran
 
 
 class SmokeRun:
-    def __init__(self, results, shards):
-        self.results, self.shards = results, shards
+    def __init__(self, results, shards, resources):
+        self.results, self.shards, self.resources = results, shards, resources
         self.shard_dir = results / "data" / "shards" / str(shards)
 
     def __call__(self, *targets, fault=None, cores=2):
         env = {**os.environ, **({"SLM_FAULT_INJECT": fault} if fault else {})}
         cfg = ["--cores", str(cores), "--configfile", "config/smoke.yaml",
-               "--config", f"results_dir={self.results}", f"shards={self.shards}", LARGE_IN_BATCHES_OF_4]
+               "--config", f"results_dir={self.results}", f"resources_dir={self.resources}", f"shards={self.shards}",
+               LARGE_IN_BATCHES_OF_4]
         return subprocess.run([*SNAKEMAKE, *map(str, targets), *cfg], cwd=REPO, capture_output=True, text=True,
                               env=env, timeout=900)
 
@@ -129,10 +130,17 @@ class SmokeRun:
 
 
 @pytest.fixture(scope="module")
-def unsharded(tmp_path_factory):
+def resources(tmp_path_factory):
+    """The zoo models, assets and wheels of this module's runs: its own, so that a run of another test file
+    beside it (the README's command runs files in parallel) never builds the same folder at the same time."""
+    return tmp_path_factory.mktemp("resources")
+
+
+@pytest.fixture(scope="module")
+def unsharded(tmp_path_factory, resources):
     """Shards 1: replies killed after the first batch of large-model replies, then resumed; training S1
     killed right after its step-2 checkpoint, then resumed; the data run on to the training sets."""
-    run, seen = SmokeRun(tmp_path_factory.mktemp("shards1") / "results", 1), {}
+    run, seen = SmokeRun(tmp_path_factory.mktemp("shards1") / "results", 1, resources), {}
     assert run(run.data("balanced.jsonl")).returncode == 0
     seen["records"] = len(run.data("balanced.jsonl").read_text().splitlines())
     killed = run(run.data("replies.jsonl"), fault="cache_writes=1")
@@ -151,10 +159,10 @@ def unsharded(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sharded(tmp_path_factory):
+def sharded(tmp_path_factory, resources):
     """Shards 3: replies shard 0 finished, then the workflow killed while the next replies shard runs
     (after its first batch), then resumed, and run on to the training sets."""
-    run, seen = SmokeRun(tmp_path_factory.mktemp("shards3") / "results", 3), {}
+    run, seen = SmokeRun(tmp_path_factory.mktemp("shards3") / "results", 3, resources), {}
     assert run(run.shard_dir / "replies.0.jsonl").returncode == 0
     seen["shard0_done"] = (run.shard_dir / "replies.0.jsonl").stat().st_mtime_ns, run.cached_rows(
         "replies_large.0-of-3.sqlite")
