@@ -27,9 +27,11 @@ FUSED = list(config["fusion"])
 # Learning-rate sweep (paper section 4.6): copies of one training run that differ in lr (and, where a
 # point says so, in its other settings such as the batch).
 SWEEP_RUNS = runspec.sweep_runs(config)
-TRAIN_RUNS = [*config["training"], *SWEEP_RUNS]
+# A point whose spec is its base run's reads that run's checkpoint and scores: it is not trained twice.
+SWEEP_SOURCE = runspec.sweep_sources(config)
+TRAIN_RUNS = list(dict.fromkeys([*config["training"], *SWEEP_SOURCE.values()]))
 EVAL_MODELS = config["evaluation"]["models"]
-EVALUABLE = [*EVAL_MODELS, *SWEEP_RUNS]
+EVALUABLE = list(dict.fromkeys([*EVAL_MODELS, *SWEEP_SOURCE.values()]))
 BENCHMARKS = list(config["evaluation"]["benchmarks"])  # evaluated ones (the registry: benchmark_registry.py)
 
 if config["offline"]:

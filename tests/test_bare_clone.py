@@ -54,8 +54,9 @@ def _check_stages(results):
     kto = [json.loads(line) for line in (results / "data" / "kto.jsonl").read_text().splitlines()]
     pos = sum(r["label"] for r in kto)
     assert pos >= 2 * (len(kto) - pos) - 1
-    for run in ("S1", "S2", "S3"):
+    for run in ("S1", "S2", "S3", "S1_lr0.0001"):
         assert (results / "checkpoints" / run / "model.safetensors").exists()
+    assert not (results / "checkpoints" / "S1_lr0.001").exists()  # S1 itself (lr 1e-3): not trained twice
     for figure in ("figure4_2", "figure4_4", "figure4_6", "figure4_7", "label_balance"):
         assert (results / "paper" / "figures" / f"{figure}.png").stat().st_size > 1000, figure
     fused = json.loads((results / "fused" / "F2" / "fusion_summary.json").read_text())

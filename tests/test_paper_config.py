@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from snakemake.utils import update_config, validate
 
-from slm_posttrain.runspec import run_spec, sweep_runs
+from slm_posttrain.runspec import run_spec, sweep_runs, sweep_sources
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,6 +51,14 @@ def test_paper_sweep_is_section_4_6():
         assert spec["kind"] == "sft" and spec["from"] == "base"
         assert {k: v for k, v in spec.items() if k != "learning_rate"} == {
             **PAPER_COMMON, **{k: v for k, v in PAPER_RUNS["S1"].items() if k != "learning_rate"}}
+
+
+def test_sweep_point_equal_to_its_run_reuses_that_run():
+    """The paper's 5e-8 point is S1 (same data, start, batch, lr): its checkpoint and scores serve the sweep."""
+    config = effective("config/paper.yaml")
+    assert sweep_sources(config) == {"S1_lr1e-06": "S1_lr1e-06", "S1_lr1e-07": "S1_lr1e-07", "S1_lr5e-08": "S1"}
+    config["training"]["S1"]["learning_rate"] = 4e-8
+    assert set(sweep_sources(config).values()) == set(sweep_runs(config))
 
 
 def test_paper_overlay_sets_every_training_key_itself():

@@ -26,3 +26,11 @@ def run_spec(config: dict, run: str) -> dict:
     if missing:
         raise ValueError(f"training run {run}: no {', '.join(missing)} in training.{run} or training_defaults")
     return spec
+
+
+def sweep_sources(config: dict) -> dict[str, str]:
+    """Sweep run -> the run whose checkpoint and scores stand for it: the sweep's own base run where the
+    point's spec is that run's (the paper's 5e-8 point is S1 itself: training it again would cost a whole
+    run to reproduce the same weights), else the sweep run itself."""
+    base = (config.get("lr_sweep") or {}).get("run")
+    return {run: base if run_spec(config, run) == run_spec(config, base) else run for run in sweep_runs(config)}
