@@ -128,6 +128,11 @@ def test_huge_prompt_is_truncated_to_the_context(tiny_model, caplog):
     assert out[0] == lm.tokenizer.decode(direct[0, 64:], skip_special_tokens=True).strip()
     (logp, n), _ = lm.logprobs([huge, "short"], [" reply " * 500, " ok"])
     assert math.isfinite(logp) and 0 < n < 64
+    # A judge or label prompt too long for the context: its last tokens, logged, before the options.
+    caplog.clear()
+    (scored,) = lm.option_logprobs([huge], ["0", "0.5", "1"])
+    assert len(scored) == 3 and all(math.isfinite(lp) for lp, _ in scored)
+    assert "1 of 1 prompts longer than the context" in caplog.text
 
 
 def test_unknown_model_path_is_named(tmp_path):

@@ -214,8 +214,8 @@ class TransformersLM(LanguageModel):
         torch = self.torch
         opt_ids = [self.tokenizer(o, add_special_tokens=False).input_ids for o in options]
         n_opt, width_o = len(options), max(len(o) for o in opt_ids)
-        room = self.max_length - width_o
-        pref_ids = [self.tokenizer(p, add_special_tokens=False).input_ids[-room:] for p in prefixes]
+        pref_ids = fit_prompts([self.tokenizer(p, add_special_tokens=False).input_ids for p in prefixes],
+                               self.max_length - width_o, self.name)
         order = sorted(range(len(prefixes)), key=lambda i: len(pref_ids[i]))
         results: list[list[tuple[float, int]]] = [[] for _ in prefixes]
         pad = self.tokenizer.pad_token_id
