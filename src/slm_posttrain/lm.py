@@ -52,6 +52,11 @@ class LanguageModel(ABC):
         raise NotImplementedError(f"{type(self).__name__} ({self.name}) has no chat template to render a prompt "
                                   "with: log-probability scoring needs the 'transformers' or 'vllm' backend")
 
+    def fitted_ids(self, texts: Sequence[str], room: int | Sequence[int]) -> list[list[int]]:
+        """Each text's token ids as the model reads it (no special tokens added: a rendered chat has its
+        own), cut to `room` tokens by fit_prompts: the same cut in every backend and stage."""
+        return fit_prompts([self.tokenizer(t, add_special_tokens=False).input_ids for t in texts], room, self.name)
+
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
                  desc: str = "score") -> list[tuple[float, int]]:
         """(sum of natural-log probabilities, token count) of each continuation given its prefix."""
@@ -150,8 +155,7 @@ class TransformersLM(LanguageModel):
 
     def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
         torch = self.torch
-        prompts = fit_prompts([self.tokenizer(self.render(m), add_special_tokens=False).input_ids
-                               for m in conversations], self.max_length, self.name)
+        prompts = self.fitted_ids([self.render(m) for m in conversations], self.max_length)
         # Length-sorted batches waste little compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         outputs: list[str] = [""] * len(prompts)
@@ -178,8 +182,7 @@ class TransformersLM(LanguageModel):
         """(sum of natural-log probabilities, token count) of each continuation given its prefix."""
         torch = self.torch
         conts = [self.tokenizer(c, add_special_tokens=False).input_ids[: self.max_length - 1] for c in continuations]
-        prefs = fit_prompts([self.tokenizer(p, add_special_tokens=False).input_ids for p in prefixes],
-                            [self.max_length - len(c) for c in conts], self.name)
+        prefs = self.fitted_ids(prefixes, [self.max_length - len(c) for c in conts])
         pairs = list(zip(prefs, conts, strict=True))
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         results: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
@@ -214,8 +217,7 @@ class TransformersLM(LanguageModel):
         torch = self.torch
         opt_ids = [self.tokenizer(o, add_special_tokens=False).input_ids for o in options]
         n_opt, width_o = len(options), max(len(o) for o in opt_ids)
-        pref_ids = fit_prompts([self.tokenizer(p, add_special_tokens=False).input_ids for p in prefixes],
-                               self.max_length - width_o, self.name)
+        pref_ids = self.fitted_ids(prefixes, self.max_length - width_o)
         order = sorted(range(len(prefixes)), key=lambda i: len(pref_ids[i]))
         results: list[list[tuple[float, int]]] = [[] for _ in prefixes]
         pad = self.tokenizer.pad_token_id
@@ -354,8 +356,7 @@ class VllmLM(LanguageModel):
         # Rendered and tokenized here, as the transformers backend does, so both read the same token ids;
         # the prompt leaves room for the reply inside vLLM's context (max_model_len).
         room = self.max_length - int(params.get("max_new_tokens", 128))
-        token_ids = fit_prompts([self.tokenizer(self.render(m), add_special_tokens=False).input_ids
-                                 for m in conversations], room, self.name)
+        token_ids = self.fitted_ids([self.render(m) for m in conversations], room)
         sampling = [self._sampling(params, m) for m in conversations]
         if self.worker is not None:
             texts = self.worker.call(op="generate", token_ids=token_ids, sampling=sampling)["texts"]
@@ -371,8 +372,7 @@ class VllmLM(LanguageModel):
         # Cut as the transformers backend cuts: the continuation whole (up to the context less a few tokens),
         # the prefix's last tokens; vLLM needs one more position for the token it samples.
         conts = [self.tokenizer(c, add_special_tokens=False).input_ids[: self.max_length - 2] for c in continuations]
-        prefs = fit_prompts([self.tokenizer(p, add_special_tokens=False).input_ids for p in prefixes],
-                            [self.max_length - 1 - len(c) for c in conts], self.name)
+        prefs = self.fitted_ids(prefixes, [self.max_length - 1 - len(c) for c in conts])
         token_ids = [p + c for p, c in zip(prefs, conts, strict=True)]
         n_conts = [len(c) for c in conts]
         if self.worker is not None:
