@@ -29,6 +29,8 @@ FUSED = list(config["fusion"])
 SWEEP_RUNS = runspec.sweep_runs(config)
 # A point whose spec is its base run's reads that run's checkpoint and scores: it is not trained twice.
 SWEEP_SOURCE = runspec.sweep_sources(config)
+# Figures 4-6 and 4-7: the run read for each point -> its learning rate.
+SWEEP_LR = {SWEEP_SOURCE[run]: point["learning_rate"] for run, point in SWEEP_RUNS.items()}
 TRAIN_RUNS = list(dict.fromkeys([*config["training"], *SWEEP_SOURCE.values()]))
 EVAL_MODELS = config["evaluation"]["models"]
 EVALUABLE = list(dict.fromkeys([*EVAL_MODELS, *SWEEP_SOURCE.values()]))

@@ -57,7 +57,7 @@ rule loss_figure_kto:
 
 rule sweep_loss_figure:
     input:
-        [f"{R}/checkpoints/{SWEEP_SOURCE[run]}" for run in SWEEP_RUNS],
+        [f"{R}/checkpoints/{run}" for run in SWEEP_LR],
     output:
         report(f"{P}/figures/figure4_6.png", caption="../report/figure4_6.rst", category="Figures"),
     log:
@@ -67,14 +67,14 @@ rule sweep_loss_figure:
         "../envs/data.yaml"
     params:
         title="Figure 4-6: training loss per learning rate",
-        labels={SWEEP_SOURCE[run]: f"lr {point['learning_rate']:g}" for run, point in SWEEP_RUNS.items()},
+        labels={run: f"lr {lr:g}" for run, lr in SWEEP_LR.items()},
     script:
         "../scripts/loss_figure.py"
 
 
 rule sweep_score_figure:
     input:
-        [f"{R}/eval/{SWEEP_SOURCE[run]}.json" for run in SWEEP_RUNS],
+        [f"{R}/eval/{run}.json" for run in SWEEP_LR],
     output:
         report(f"{P}/figures/figure4_7.png", caption="../report/figure4_7.rst", category="Figures"),
     log:
@@ -83,6 +83,6 @@ rule sweep_score_figure:
     conda:
         "../envs/data.yaml"
     params:
-        learning_rates={SWEEP_SOURCE[run]: point["learning_rate"] for run, point in SWEEP_RUNS.items()},
+        learning_rates=SWEEP_LR,
     script:
         "../scripts/sweep_score_figure.py"
