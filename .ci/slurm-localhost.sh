@@ -15,7 +15,7 @@ node=$(hostname -s)
 # Two job slots per core: a test job is mostly process start-up and waiting (imports, snakemake's DAG, a
 # vLLM engine starting), so with one slot per core short data jobs queued behind evaluation jobs.
 # slurmd takes the declared count as given (SlurmdParameters=config_overrides).
-cpus=$(( 2 * $(nproc) ))
+slots=$(( 2 * $(nproc) ))
 # Leave the OS 1 GB; the node must not claim more than it has or slurmd drains it.
 mem_mb=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 ))
 
@@ -51,13 +51,13 @@ SlurmdParameters=config_overrides
 # squeue must still see finished jobs when the executor plugin asks for their state.
 MinJobAge=600
 GresTypes=gpu
-NodeName=${node} CPUs=${cpus} RealMemory=${mem_mb} Gres=gpu:${cpus} State=UNKNOWN
+NodeName=${node} CPUs=${slots} RealMemory=${mem_mb} Gres=gpu:${slots} State=UNKNOWN
 PartitionName=cpu Nodes=${node} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=${node} MaxTime=INFINITE State=UP
 EOF
 # Each placeholder GPU is a device file: a copy of /dev/null (char 1:3), as SLURM's gpu plugin wants files.
 : > /etc/slurm/gres.conf
-for i in $(seq 0 $((cpus - 1))); do
+for i in $(seq 0 $((slots - 1))); do
   [ -e "/dev/placeholder-gpu${i}" ] || mknod "/dev/placeholder-gpu${i}" c 1 3
   echo "NodeName=${node} Name=gpu File=/dev/placeholder-gpu${i}" >> /etc/slurm/gres.conf
 done
