@@ -30,8 +30,8 @@ def localhost_profile(out_dir, log_dir) -> "os.PathLike":
     def fit(resources):
         resources = dict(resources)
         resources["mem_mb"] = min(resources.get("mem_mb", 2000), 3000)
-        resources["cpus_per_task"] = min(resources.get("cpus_per_task", 1), max(1, cpus // 2))  # 4 at once:
-        # .ci/slurm-localhost.sh declares two slots per core
+        # Four jobs at once: .ci/slurm-localhost.sh declares two slots per core.
+        resources["cpus_per_task"] = min(resources.get("cpus_per_task", 1), max(1, cpus // 2))
         resources["runtime"] = min(resources.get("runtime", 60), 60)
         return resources
 

@@ -52,10 +52,14 @@ class LanguageModel(ABC):
         raise NotImplementedError(f"{type(self).__name__} ({self.name}) has no chat template to render a prompt "
                                   "with: log-probability scoring needs the 'transformers' or 'vllm' backend")
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids as the model reads it: no special tokens added (a rendered chat has its own,
+        and a continuation or option is read after its prefix)."""
+        return [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
+
     def fitted_ids(self, texts: Sequence[str], room: int | Sequence[int]) -> list[list[int]]:
-        """Each text's token ids as the model reads it (no special tokens added: a rendered chat has its
-        own), cut to `room` tokens by fit_prompts: the same cut in every backend and stage."""
-        return fit_prompts([self.tokenizer(t, add_special_tokens=False).input_ids for t in texts], room, self.name)
+        """token_ids cut to `room` tokens by fit_prompts: the same cut in every backend and stage."""
+        return fit_prompts(self.token_ids(texts), room, self.name)
 
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
                  desc: str = "score") -> list[tuple[float, int]]:
@@ -181,7 +185,7 @@ class TransformersLM(LanguageModel):
                  desc: str = "score") -> list[tuple[float, int]]:
         """(sum of natural-log probabilities, token count) of each continuation given its prefix."""
         torch = self.torch
-        conts = [self.tokenizer(c, add_special_tokens=False).input_ids[: self.max_length - 1] for c in continuations]
+        conts = [ids[: self.max_length - 1] for ids in self.token_ids(continuations)]
         prefs = self.fitted_ids(prefixes, [self.max_length - len(c) for c in conts])
         pairs = list(zip(prefs, conts, strict=True))
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
@@ -215,7 +219,7 @@ class TransformersLM(LanguageModel):
         short, so K options cost about one prefix instead of K (written by hand: transformers has no
         multiple-choice scoring over a shared prefix)."""
         torch = self.torch
-        opt_ids = [self.tokenizer(o, add_special_tokens=False).input_ids for o in options]
+        opt_ids = self.token_ids(options)
         n_opt, width_o = len(options), max(len(o) for o in opt_ids)
         pref_ids = self.fitted_ids(prefixes, self.max_length - width_o)
         order = sorted(range(len(prefixes)), key=lambda i: len(pref_ids[i]))
@@ -371,7 +375,7 @@ class VllmLM(LanguageModel):
                  desc: str = "score") -> list[tuple[float, int]]:
         # Cut as the transformers backend cuts: the continuation whole (up to the context less a few tokens),
         # the prefix's last tokens; vLLM needs one more position for the token it samples.
-        conts = [self.tokenizer(c, add_special_tokens=False).input_ids[: self.max_length - 2] for c in continuations]
+        conts = [ids[: self.max_length - 2] for ids in self.token_ids(continuations)]
         prefs = self.fitted_ids(prefixes, [self.max_length - 1 - len(c) for c in conts])
         token_ids = [p + c for p, c in zip(prefs, conts, strict=True)]
         n_conts = [len(c) for c in conts]
