@@ -176,6 +176,21 @@ def test_gsm8k_last_number_compared_numerically(completion, correct):
     assert C.gsm8k_correct(completion, "She sold 48 + 24 = <<48+24=72>>72 clips.\n#### 72") is correct
 
 
+@pytest.mark.parametrize("completion", [
+    "The answer is " + "9" * 400,  # an int float() cannot hold: OverflowError, not the end of the job
+    "So " + "1" * 5000,  # over Python's int-string limit: ValueError
+    "The answer is 1e999",
+])
+def test_gsm8k_number_too_large_for_a_float_is_scored_wrong(completion):
+    assert C.gsm8k_correct(completion, "#### 72", "gsm8k-00001") is False
+
+
+@pytest.mark.parametrize("reference", ["She sold all of them.\n#### many", "#### " + "9" * 400, ""])
+def test_gsm8k_unreadable_reference_is_a_data_error_naming_the_item(reference):
+    with pytest.raises(DataError, match="gsm8k-00042"):
+        C.gsm8k_correct("The answer is 72", reference, "gsm8k-00042")
+
+
 def test_gsm8k_numbers():
     assert C.last_number("It costs $1,234.50 in total") == "1234.50"
     assert C.last_number("from -3 to +7.") == "7."

@@ -225,16 +225,21 @@ def _numeric(token: str) -> float | None:
     # (and, like eval, rejects a leading-zero integer such as '007').
     try:
         value = ast.literal_eval(token)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        # A reply's integer too large for a float (400 digits) is no number the script can compare: its
+        # eval-then-subtract raises and the item is scored wrong, so the job must not end here.
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, OverflowError):
         return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def gsm8k_correct(completion: str, reference_solution: str) -> bool:
-    """The completion's last number equals the reference solution's last number (the '#### N'), within 1e-4."""
+def gsm8k_correct(completion: str, reference_solution: str, item: str = "") -> bool:
+    """The completion's last number equals the reference solution's last number (the '#### N'), within 1e-4.
+    A reference without a readable number is a broken benchmark row (DataError naming `item`), never a
+    wrong answer; a reply's unreadable number is a wrong answer."""
     gold = last_number(reference_solution)
     if gold is None or _numeric(gold) is None:
-        raise DataError(f"GSM8K reference solution has no final number: {reference_solution[-80:]!r}")
+        raise DataError(f"GSM8K item {item or '?'}: reference solution has no readable final number: "
+                        f"{reference_solution[-80:]!r}")
     predicted = last_number(completion)
     value = _numeric(predicted) if predicted is not None else None
     return value is not None and math.isclose(_numeric(gold), value, rel_tol=0, abs_tol=1e-4)

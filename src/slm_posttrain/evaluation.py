@@ -80,7 +80,7 @@ def _chat_choice_results(name: str):
 
 
 def _chat_gsm8k_results(doc, results):
-    return {"exact_match": float(chat_protocol.gsm8k_correct(results[0], doc["answer"]))}
+    return {"exact_match": float(chat_protocol.gsm8k_correct(results[0], doc["answer"], doc.get("id", "")))}
 
 
 def _chat_humaneval_results(timeout: float):
