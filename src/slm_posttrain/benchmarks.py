@@ -44,7 +44,10 @@ def load_multiple_choice(name: str, zip_path: str | Path, split: str | None = No
             raise DataError(f"{zip_path}: no {split} files matching {member_re.pattern}")
         for member in members:
             subject = member_re.search(member).group("subject")
-            reader = csv.reader(io.TextIOWrapper(zf.open(member), encoding="utf-8"))
+            # newline="": the csv module's own rule, so a line break inside a quoted field stays as written
+            # ("\r\n" in 19 C-Eval val stems), as the author's pandas reading keeps it; universal newlines
+            # turned it into "\n" and those prompts differed from the published protocol's.
+            reader = csv.reader(io.TextIOWrapper(zf.open(member), encoding="utf-8", newline=""))
             for lineno, fields in enumerate(reader, start=1):
                 if has_header and lineno == 1:
                     continue
