@@ -1,7 +1,9 @@
 from collections import Counter
 
+import pytest
+
 from slm_posttrain.balance import balance, plot_histograms
-from slm_posttrain.labeling import UNKNOWN, label_messages, parse_label
+from slm_posttrain.labeling import UNKNOWN, label_messages, label_stream, parse_label
 
 TAXONOMY = ["Math-Arithmetic", "Code-Programming", "Writing-Creative"]
 
@@ -24,6 +26,21 @@ def test_label_prompt_lists_categories():
                           TAXONOMY)
     assert msgs[0]["role"] == "user"
     assert "- Math-Arithmetic" in msgs[0]["content"] and "Add 2 and 3" in msgs[0]["content"]
+
+
+def test_free_labels_with_the_papers_prompt():
+    """Paper 3.3: no label list; the answer's "Primary-Secondary" is the label, whatever it names."""
+    prompt = "You are an instruction classification assistant. [...]\n\n{instruction}"
+    msgs = label_messages({"instruction": "计算 2+3", "input": ""}, prompt, [])
+    assert msgs[0]["content"].endswith("\n\n计算 2+3")
+    assert parse_label("知识问答-历史", []) == "知识问答-历史"
+    assert parse_label("Knowledge Q&A - world history.", []) == "Knowledge Q&A-World History"
+
+
+def test_choice_mode_needs_a_taxonomy():
+    settings = {"mode": "choice", "calibrate": False, "prompt": "{instruction}", "taxonomy": []}
+    with pytest.raises(ValueError, match="taxonomy"):
+        list(label_stream(None, [{"instruction": "x", "input": ""}], settings, cache=None))
 
 
 def _records(counts):

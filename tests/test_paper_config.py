@@ -70,6 +70,12 @@ def test_paper_overlay_sets_every_training_key_itself():
         assert set(spec) <= set(paper["training_defaults"]) | set(paper["training"][run]), run
 
 
+# Section 3.3 of arXiv 2411.02939 v1, as printed (the only prompt the paper prints).
+PAPER_LABEL_PROMPT = ("You are an instruction classification assistant. Please give a secondary classification label "
+                      "to the input instruction text in the format: Primary Category-Secondary Category, output "
+                      "directly without explanation.")
+
+
 def test_paper_models_and_data_settings():
     config = effective("config/paper.yaml")
     zoo = config["zoo"]
@@ -82,6 +88,9 @@ def test_paper_models_and_data_settings():
         "BelleGroup/train_3.5M_CN", "BelleGroup/school_math_0.25M", "BAAI/COIG", "camel-ai/ai_society",
         "databricks/databricks-dolly-15k", "vicgalle/alpaca-gpt4"}
     assert all(s.get("category") for s in config["sources"])                           # 3.2: by rule, per source
+    labeling = config["labeling"]                                                      # 3.3: the printed prompt
+    assert labeling["mode"] == "generate" and labeling["taxonomy"] == []
+    assert labeling["prompt"] == PAPER_LABEL_PROMPT + "\n\n{instruction}"
     safety = config["scoring"]["safety_prompt"]                                        # 3.6: instruction AND reply
     assert "{instruction}" in safety and "{reply}" in safety and "both" in safety
 

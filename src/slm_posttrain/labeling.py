@@ -53,6 +53,9 @@ def label_stream(lm, records: Iterable[dict], settings: dict, cache, chunk: int 
     from .lm import cached_generate, choose
 
     prompt, taxonomy = settings["prompt"], settings["taxonomy"]
+    if settings["mode"] == "choice" and not taxonomy:
+        raise ValueError("labeling: mode choice picks from labeling.taxonomy, which is empty (generate mode "
+                         "takes free labels)")
     content_free = None
     if settings["mode"] == "choice" and settings["calibrate"]:
         content_free = lm.render(label_messages({"instruction": "N/A", "input": ""}, prompt, taxonomy))
