@@ -22,7 +22,8 @@ CHATML_TEMPLATE = (
 
 def _strip_gguf_quantization(model) -> None:
     """A GGUF-loaded model is plain fp32 after loading but still flagged as quantized, which makes
-    save_pretrained and Trainer refuse it (see ../shared/README.md)."""
+    save_pretrained ("quantized with gguf and is not serializable") and Trainer ("cannot perform
+    fine-tuning on purely quantized models") refuse it; clearing the flags makes it an ordinary model."""
     model.hf_quantizer = None
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
