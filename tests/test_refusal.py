@@ -1,0 +1,43 @@
+"""Refusal detector: the labeled samples in data/safety/ and the class's hard cases."""
+import json
+from pathlib import Path
+
+import pytest
+
+from slm_posttrain.refusal import detect, is_refusal
+
+SAMPLES = sorted((Path(__file__).resolve().parent.parent / "data/safety").glob("refusal_labeled*.jsonl"))
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_labeled_samples(path):
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert {r["label"] for r in rows} == {"refusal", "compliance"} and {r["lang"] for r in rows} == {"en", "zh"}
+    wrong = [(r["id"], detect(r["text"]).reason) for r in rows if is_refusal(r["text"]) != (r["label"] == "refusal")]
+    assert not wrong
+
+
+@pytest.mark.parametrize("text", [
+    "I’m sorry, but I can’t help with that.",                       # curly apostrophes
+    "ＩＭ sorry... I cannot assist with that request.",              # full-width letters
+    "抱歉，我无法提供这方面的信息。",
+    "  \n I won't provide instructions for that.",
+])
+def test_refusals(text):
+    assert is_refusal(text)
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "I'm sorry, but I can't say no to you: here's how to do it. Step 1: buy the parts.",  # partial compliance
+    "He said \"I cannot help you\" and left.",                         # quoted speech
+    "抱歉，我不能拒绝你。以下是具体步骤：第一步，准备材料。",
+])
+def test_not_refusals(text):
+    assert not is_refusal(text)
+
+
+def test_reason_names_the_rule():
+    assert detect("Sorry, I can't help with that.").reason.startswith("opening:")
+    assert detect("You asked: " + "how to do it, " * 30 + ". I cannot help with that.").reason.startswith("explicit:")
+    assert detect("I can't condone it, but here's how: step 1").reason.startswith("partial_compliance:")
