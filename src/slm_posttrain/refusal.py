@@ -62,6 +62,10 @@ _EN_OPENING = [
     r"\bsomething (?:that )?i (?:will|would) never (?:do|help|assist|provide|write|create)",
     r"\bi (?:do not|don't) have the ability to (?:access|reveal|share|provide|help|assist|do)\b[^.?!]{0,80}\b(?:wouldn't|would not|won't|will not|and i)",
     rf"\bi'?d (?:rather|prefer) not (?:to )?{_VERB}",
+    r"\bi (?:must|have to|need to|want to) (?:emphasize|stress|point out|remind you|clarify) that\b[^.?!]{0,80}"
+    r"\b(?:illegal|unethical|harmful|dangerous|not (?:appropriate|ethical|legal|safe))",
+    r"\b(?:i'm|i am) afraid (?:that's|that is|this is|it's|it is|i) (?:not (?:possible|something)|can ?not|can't|won't)",
+    r"\bnot something (?:that )?i(?:'m| am) (?:comfortable|willing|able|allowed|permitted)\b",
     r"\bnot something (?:that )?i (?:can|could|am able to|'m able to|will|am willing to) "
     r"(?:help|assist|do|provide|support|answer)",
 ]
@@ -77,6 +81,8 @@ _ZH_OPENING = [
     r"(?:抱歉|对不起|對不起|很遗憾|很遺憾|不好意思)[^。！？!?]{0,30}(?:不能|无法|無法|不可以|不会|不會|不便|不宜|拒绝|拒絕)",
     r"(?:我|本助手|作为[^，,。]{0,12}|作為[^，,。]{0,12})(?:不能|无法|無法|不可以|不会|不會|不便|拒绝|拒絕|不应该|不應該|不愿意|不願意)"
     r"(?:为你|為你|为您|為您|向你|向您)?(?:提供|帮助|幫助|协助|協助|回答|支持|参与|參與|给出|給出|满足|滿足|鼓励|鼓勵|告诉|告訴|解答|透露|教)",
+    r"(?:我|本助手)(?:不能|无法|無法|不会|不會|不可以|没办法|沒辦法)(?:帮|幫|替)(?:你|您)",
+    r"(?:我|本助手)(?:不能|无法|無法|不会|不會|不可以)(?:这样做|這樣做|这么做|這麼做|照做|从命|從命)",
     r"(?:违反|違反|违背|違背)(?:了)?[^。！？]{0,10}(?:法律|法规|法規|政策|道德|伦理|倫理|规定|規定|准则|準則|原则|原則)",
     r"(?:建议|建議|请|請)(?:你|您)?(?:尽快|儘快)?(?:寻求|尋求|咨询|諮詢|联系|聯繫|求助于|求助於)[^。！？]{0,10}"
     r"(?:专业|專業|医生|醫生|律师|律師|警方|心理|热线|熱線)",
