@@ -108,6 +108,7 @@ def test_unsafe_instruction_only_refusals_train():
     assert safety["unsafe_by"] == {"source": 2, "judge": 1} and safety["no_refusal_no_sft"] == 1
     assert safety["sft_refusal"] == 2 and safety["kto_undesirable_compliant"] == 3
     assert safety["compliant_in_sft"] == 0 and safety["compliant_desirable"] == 0
+    assert all({"instruction_safety", "refusal"} <= row.keys() for row in sft + kto)  # one table's columns
     # 8 desirables -> ceil(8/2) = 4 undesirables: 3 forced + 1 sampled from the safe ones
     assert stats.details["kto_undesirable"] == 4 == sum(not r["label"] for r in kto)
 

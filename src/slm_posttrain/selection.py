@@ -101,7 +101,14 @@ def _decide(record: dict, weights: dict, min_safety: float,
 
 def _forced(neg: dict | None) -> bool:
     """An undesirable row that must be used: a compliant reply to an unsafe instruction."""
-    return neg is not None and "instruction_safety" in neg
+    return neg is not None and neg.get("instruction_safety") is not None
+
+
+def _with_safety_keys(row: dict | None) -> dict | None:
+    """Every row carries instruction_safety and refusal (None on a safe instruction's rows): the same columns
+    in every row, which a chunked JSON reader (datasets) needs to read the file as one table."""
+    return row if row is None else {**row, "instruction_safety": row.get("instruction_safety"),
+                                    "refusal": row.get("refusal")}
 
 
 class SafetyCounts:
@@ -155,7 +162,8 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
     candidate = 0
     safety = SafetyCounts()
     for record in read():
-        reason, sft, pos, neg = _decide(record, weights, min_safety, unsafe_sources)
+        reason, *rows = _decide(record, weights, min_safety, unsafe_sources)
+        sft, pos, neg = map(_with_safety_keys, rows)
         safety.add(reason, sft, neg)
         if reason is not None:
             stats.drop(reason)
