@@ -26,6 +26,7 @@ include: "rules/train.smk"
 include: "rules/fuse.smk"
 include: "rules/evaluate.smk"
 include: "rules/paper.smk"
+include: "rules/safety.smk"
 
 
 onstart:
@@ -44,6 +45,8 @@ rule all:
         f"{P}/figures/figure4_2.png",
         f"{P}/figures/figure4_4.png",
         f"{P}/label_audit.html",
+        f"{P}/safety_audit.html",
+        SAFETY_TARGETS,
 
 
 rule sweep:

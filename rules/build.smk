@@ -57,5 +57,6 @@ rule training_sets:
     params:
         selection=config["selection"],
         seed=config["seed"],
+        unsafe_sources=[s["name"] for s in config["sources"] if s.get("safety") == "unsafe"],
     script:
         "../scripts/training_sets.py"

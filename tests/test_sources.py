@@ -224,3 +224,28 @@ def test_truncated_json_array_is_counted(tmp_path):
     rows, stats, _ = _raw(tmp_path, [{"name": "t", "path": str(path), "style": "sharegpt"}])
     assert len(rows) == 1 and stats.dropped == {"truncated_json_tail": 1}
     assert "cut off or broken" in stats.details["warnings"][0]
+
+
+def test_held_out_part_never_reaches_raw(tmp_path):
+    """A source's held-out instructions (seeded hash) are dropped from raw and are the only ones the
+    safety evaluation reads: the two parts are disjoint and together the whole source, for any limit."""
+    import json
+
+    from slm_posttrain.records import StageStats
+    from slm_posttrain.sources import is_held_out, normalize_source
+
+    path = tmp_path / "unsafe.jsonl"
+    prompts = [f"harmful prompt number {i}" for i in range(200)]
+    path.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+    source = {"name": "dna", "path": str(path), "style": "prompt", "safety": "unsafe", "held_out": 0.5}
+    train_stats, held_stats = StageStats("raw"), StageStats("safety")
+    train = [r["instruction"] for r in normalize_source(source, train_stats)]
+    held = [r["instruction"] for r in normalize_source(source, held_stats, part="held_out")]
+    assert not set(train) & set(held) and sorted(train + held) == sorted(prompts)
+    assert 70 < len(held) < 130 and train_stats.dropped == {"held_out": len(held)}
+    assert held_stats.dropped == {"training_part": len(train)}
+    assert all(is_held_out(source, p) for p in held) and not any(is_held_out(source, p) for p in train)
+    limited = [r["instruction"] for r in normalize_source({**source, "limit": 10}, StageStats("raw"))]
+    assert limited == train[:10]
+    other_seed = {r["instruction"] for r in normalize_source({**source, "held_out_seed": 1}, StageStats("raw"))}
+    assert other_seed != set(train)

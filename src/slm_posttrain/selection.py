@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 import numpy as np
 
+from .refusal import detect
 from .text import user_prompt
 
 
@@ -30,7 +31,47 @@ def reply_values(replies: list[dict], weights: dict) -> list[float]:
             - weights["perplexity"] * rank[i] for i, r in enumerate(replies)]
 
 
-def _decide(record: dict, weights: dict, min_safety: float) -> tuple[str | None, dict | None, dict | None, dict | None]:
+def instruction_safety(record: dict, replies: list[dict], unsafe_sources: Collection[str],
+                       min_safety: float) -> str | None:
+    """Why an instruction counts as unsafe, or None: "source" when its source declares `safety: unsafe`
+    (whatever the judge says), "judge" when the judge rated any reply to it below min_safety (the
+    judge scores instruction and reply together: a harmful reply means a harmful request)."""
+    if record.get("source") in unsafe_sources:
+        return "source"
+    if any(r.get("safety") is not None and r["safety"] < min_safety for r in replies):
+        return "judge"
+    return None
+
+
+def _decide_unsafe(record: dict, replies: list[dict], values: list[float], why: str):
+    """_decide for an unsafe instruction (the rules the paper implies, made explicit): only a reply the
+    refusal detector calls a refusal can be the SFT reply and the KTO desirable (the best-valued one); the
+    worst-valued compliant reply is its KTO undesirable, always used (rows carry `instruction_safety` and
+    `refusal`; select_stream counts them apart from the sampled ones). With no refusal there is no SFT row
+    (drop reason unsafe_<why>_no_refusal); with no compliant reply, no undesirable."""
+    refused = [detect(r["text"]).refusal for r in replies]
+    refusals = [i for i in range(len(replies)) if refused[i]]
+    compliant = [i for i in range(len(replies)) if not refused[i]]
+    prompt = [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
+    meta = {"id": record["id"], "label": record.get("label"), "lang": record["lang"], "instruction_safety": why}
+    neg = None
+    if compliant:
+        bad = replies[min(compliant, key=lambda i: (values[i], -i))]
+        neg = {**meta, "origin": bad["origin"], "refusal": False, "prompt": prompt,
+               "completion": [{"role": "assistant", "content": bad["text"]}], "label": False}
+    if not refusals:
+        return f"unsafe_{why}_no_refusal", None, None, neg
+    best = max(refusals, key=lambda i: (values[i], -i))
+    chosen = replies[best]
+    sft = {**meta, "origin": chosen["origin"], "refusal": True, "value": round(values[best], 4),
+           "messages": prompt + [{"role": "assistant", "content": chosen["text"]}]}
+    pos = {**meta, "origin": chosen["origin"], "refusal": True, "prompt": prompt,
+           "completion": [{"role": "assistant", "content": chosen["text"]}], "label": True}
+    return None, sft, pos, neg
+
+
+def _decide(record: dict, weights: dict, min_safety: float,
+            unsafe_sources: Collection[str] = ()) -> tuple[str | None, dict | None, dict | None, dict | None]:
     """(drop reason or None, SFT row, KTO desirable row, KTO undesirable candidate or None) for one record."""
     replies = [r for r in record["replies"] if r["text"].strip()]
     if not replies:
@@ -38,6 +79,9 @@ def _decide(record: dict, weights: dict, min_safety: float) -> tuple[str | None,
     values = reply_values(replies, weights)
     best = max(range(len(replies)), key=lambda i: (values[i], -i))
     worst = min(range(len(replies)), key=lambda i: (values[i], -i))
+    unsafe = instruction_safety(record, replies, unsafe_sources, min_safety)
+    if unsafe:
+        return _decide_unsafe(record, replies, values, unsafe)
     if replies[best]["safety"] < min_safety:
         return "unsafe", None, None, None
     prompt = [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
@@ -55,41 +99,96 @@ def _decide(record: dict, weights: dict, min_safety: float) -> tuple[str | None,
     return None, sft, pos, neg
 
 
+def _forced(neg: dict | None) -> bool:
+    """An undesirable row that must be used: a compliant reply to an unsafe instruction."""
+    return neg is not None and neg.get("instruction_safety") is not None
+
+
+def _with_safety_keys(row: dict | None) -> dict | None:
+    """Every row carries instruction_safety and refusal (None on a safe instruction's rows): the same columns
+    in every row, which a chunked JSON reader (datasets) needs to read the file as one table."""
+    return row if row is None else {**row, "instruction_safety": row.get("instruction_safety"),
+                                    "refusal": row.get("refusal")}
+
+
+class SafetyCounts:
+    """training_sets.stats.json `safety`: unsafe instructions by why (source / judge) and where their
+    replies went. `compliant_in_sft` and `compliant_desirable` are 0 by construction; they are counted
+    from the rows written, so the stats show it rather than assume it."""
+
+    def __init__(self):
+        self.unsafe = {"source": 0, "judge": 0}
+        self.counts = dict.fromkeys(["sft_refusal", "kto_desirable_refusal", "kto_undesirable_compliant",
+                                     "no_refusal_no_sft", "compliant_in_sft", "compliant_desirable"], 0)
+
+    def add(self, reason: str | None, sft: dict | None, neg: dict | None) -> None:
+        why = (sft or neg or {}).get("instruction_safety") or (reason.split("_")[1] if reason and
+                                                              reason.endswith("_no_refusal") else None)
+        if why is None:
+            return
+        self.unsafe[why] += 1
+        if sft is not None:
+            refused = detect(sft["messages"][-1]["content"]).refusal
+            self.counts["sft_refusal" if refused else "compliant_in_sft"] += 1
+            self.counts["kto_desirable_refusal" if refused else "compliant_desirable"] += 1
+        else:
+            self.counts["no_refusal_no_sft"] += 1
+        self.counts["kto_undesirable_compliant"] += neg is not None
+
+    def as_dict(self) -> dict:
+        return {"unsafe_instructions": sum(self.unsafe.values()), "unsafe_by": dict(self.unsafe), **self.counts,
+                "rule": "unsafe instruction (source safety: unsafe, or a reply judged below min_safety): only a "
+                        "detected refusal may be the SFT reply / KTO desirable; its worst compliant reply is a "
+                        "KTO undesirable; no refusal, no SFT row"}
+
+
 def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety: float, ratio: int, seed: int,
-                  stats) -> Iterator[tuple[str, dict]]:
+                  stats, unsafe_sources: Collection[str] = ()) -> Iterator[tuple[str, dict]]:
     """Yield ("sft", row) and ("kto", row) in input order, reading the records twice (`read()` opens
     them again): pass one counts desirable rows and undesirable candidates, so the seeded choice of
-    which candidates to use is made before pass two writes anything; memory holds one bit per candidate."""
-    n_pos = n_candidates = 0
+    which candidates to use is made before pass two writes anything; memory holds one bit per candidate.
+    A compliant reply to an unsafe instruction is always an undesirable (_decide_unsafe); the seeded
+    sample of the others fills the ratio up to ceil(desirables / ratio) where room is left."""
+    n_pos = n_candidates = n_forced = 0
     for record in read():
-        reason, _, _, neg = _decide(record, weights, min_safety)
+        reason, _, _, neg = _decide(record, weights, min_safety, unsafe_sources)
+        n_forced += _forced(neg)
         if reason is None:
             n_pos += 1
-            n_candidates += neg is not None
-    n_neg = min(n_candidates, math.ceil(n_pos / ratio))
+            n_candidates += neg is not None and not _forced(neg)
+    n_neg = min(n_candidates, max(0, math.ceil(n_pos / ratio) - n_forced))
     use = np.zeros(n_candidates, dtype=bool)
     use[random.Random(seed).sample(range(n_candidates), n_neg)] = True
     candidate = 0
+    safety = SafetyCounts()
     for record in read():
-        reason, sft, pos, neg = _decide(record, weights, min_safety)
+        reason, *rows = _decide(record, weights, min_safety, unsafe_sources)
+        sft, pos, neg = map(_with_safety_keys, rows)
+        safety.add(reason, sft, neg)
         if reason is not None:
             stats.drop(reason)
+            if _forced(neg):
+                yield "kto", neg
             continue
         yield "sft", sft
         yield "kto", pos
-        if neg is not None:
+        if _forced(neg):
+            yield "kto", neg
+        elif neg is not None:
             if use[candidate]:
                 yield "kto", neg
             candidate += 1
     stats.details["kto_desirable"] = n_pos
-    stats.details["kto_undesirable"] = n_neg
+    stats.details["kto_undesirable"] = n_neg + n_forced
     stats.details["kto_undesirable_not_used"] = n_candidates - n_neg
+    stats.details["safety"] = safety.as_dict()
 
 
-def select(records: list[dict], weights: dict, min_safety: float, ratio: int, seed: int, stats) -> tuple[list, list]:
+def select(records: list[dict], weights: dict, min_safety: float, ratio: int, seed: int, stats,
+           unsafe_sources: Collection[str] = ()) -> tuple[list, list]:
     """select_stream over a list: (SFT rows, KTO rows)."""
     sets = {"sft": [], "kto": []}
-    for kind, row in select_stream(lambda: records, weights, min_safety, ratio, seed, stats):
+    for kind, row in select_stream(lambda: records, weights, min_safety, ratio, seed, stats, unsafe_sources):
         sets[kind].append(row)
     return sets["sft"], sets["kto"]
 

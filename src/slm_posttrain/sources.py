@@ -24,6 +24,7 @@ Counts always add up: records_in = records_out + dropped (quarantined rows are a
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -230,9 +231,23 @@ def _row_text(row) -> str:
     return json.dumps(row, ensure_ascii=True, default=repr)[:2000]
 
 
-def normalize_source(source: dict, stats: StageStats, quarantine: list | None = None) -> Iterator[dict]:
+def is_held_out(source: dict, instruction: str) -> bool:
+    """Whether an instruction of `source` is in its held-out part (source `held_out`, a fraction): a seeded hash
+    of the instruction's text, so the split is the same on every machine and for any `limit`, and a prompt
+    repeated in the file falls on one side only."""
+    fraction = source.get("held_out", 0)
+    if not fraction:
+        return False
+    digest = hashlib.sha256(f"{source.get('held_out_seed', 0)}:{instruction}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def normalize_source(source: dict, stats: StageStats, quarantine: list | None = None,
+                     part: str = "train") -> Iterator[dict]:
     """Yield normalized records of one source, counting what it drops and why. With
-    `on_bad_line: quarantine`, bad rows go to the quarantine list (counted) instead of stopping the run."""
+    `on_bad_line: quarantine`, bad rows go to the quarantine list (counted) instead of stopping the run.
+    `part`: "train" (raw.jsonl) never yields a held-out instruction (dropped as held_out); "held_out" (the
+    safety evaluation) yields only those (the others dropped as training_part)."""
     style = dict(STYLES[source.get("style", "alpaca")])
     style.update(source.get("columns") or {})
     max_chars = source.get("max_chars", DEFAULT_MAX_CHARS)
@@ -278,6 +293,9 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
             continue
         if max_chars and len(instruction) + len(input_text) + len(output) > max_chars:
             stats.drop("too_long")
+            continue
+        if is_held_out(source, instruction) != (part == "held_out"):
+            stats.drop("held_out" if part == "train" else "training_part")
             continue
         lang = source.get("lang", "auto")
         yield {
