@@ -37,7 +37,8 @@ def readme_run_commands(readme: str, results: str, config: list[str]) -> list[li
         words = shlex.split(line, comments=True)
         if words and words[0] == "snakemake":
             words = [w.replace("results/", f"{results}/", 1) if w.startswith("results/") else w for w in words]
-            words = ["2" if w == "all" and prev == "--cores" else w for prev, w in zip(["", *words], words)]
+            after = ["", *words[:-1]]  # the word before each word
+            words = ["2" if w == "all" and prev == "--cores" else w for prev, w in zip(after, words, strict=True)]
             commands.append([*SNAKEMAKE, *words[1:], *config])
     return commands
 
