@@ -16,17 +16,21 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 NOT_CONFIGS = {"schema.yaml", "paper_reference.yaml"}
 
 
+def _without_fences(text: str) -> str:
+    """The text without fenced code blocks (whose `# comment` lines are not headings)."""
+    return re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.S | re.M)
+
+
 def _prose(text: str) -> str:
-    """The text without fenced code blocks and inline code, where brackets are not links."""
-    text = re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.S | re.M)
-    return re.sub(r"`[^`\n]*`", "", text)
+    """The text without code blocks and inline code, where brackets are not links."""
+    return re.sub(r"`[^`\n]*`", "", _without_fences(text))
 
 
 def github_anchors(markdown: str) -> set[str]:
     """The #anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens,
     a repeated heading numbered -1, -2, ..."""
     anchors, seen = set(), {}
-    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", _prose_keep_inline(markdown), flags=re.M):
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", _without_fences(markdown), flags=re.M):
         text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).replace("`", "").lower()
         slug = "".join(c for c in text if c in " -_" or unicodedata.category(c)[0] in "LN").replace(" ", "-")
         anchors.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
@@ -34,8 +38,11 @@ def github_anchors(markdown: str) -> set[str]:
     return anchors
 
 
-def _prose_keep_inline(text: str) -> str:
-    return re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.S | re.M)
+def test_readme_is_short_and_in_the_newcomer_order():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 160
+    sections = re.findall(r"^## (.+)$", _without_fences(text), flags=re.M)
+    assert sections == ["Rule graph", "Setup", "Run", "Test", "Paper scale", "Documentation"], sections
 
 
 def test_readme_rule_graph_matches_the_workflow():
