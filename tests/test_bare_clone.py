@@ -1,10 +1,13 @@
 """A clone alone runs: the committed repository, cloned into a folder with no siblings (no ../shared,
-no built models, no results), plans the main target, runs the whole smoke workflow (all tables, the
-learning-rate sweep, the figures) and renders the report. Everything it needs comes from the clone
+no built models, no results), plans the main target, runs the README's Run commands in the README's order
+(the main job, then its report), then the whole smoke workflow (all tables, the learning-rate sweep, the
+figures) and the report of all of it. Everything it needs comes from the clone
 itself and the package registries. This is also the project's one end-to-end smoke run: its outputs
 are checked here, stage by stage, so CI runs the smoke workflow once, not twice."""
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 
@@ -22,6 +25,30 @@ def _run(args, cwd, timeout, check=True):
     if check:
         assert proc.returncode == 0, f"{' '.join(map(str, args))}\n{proc.stderr[-4000:]}\n{proc.stdout[-3000:]}"
     return proc
+
+
+def readme_run_commands(readme: str, results: str, config: list[str]) -> list[list[str]]:
+    """The snakemake commands of README.md's first Run block, in their order, as the smoke config runs them:
+    its results folder for `results/`, two cores, the smoke config file added."""
+    run = readme.split("\n## Run\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", run, re.S).group(1)
+    commands = []
+    for line in block.splitlines():
+        words = shlex.split(line, comments=True)
+        if words and words[0] == "snakemake":
+            words = [w.replace("results/", f"{results}/", 1) if w.startswith("results/") else w for w in words]
+            after = ["", *words[:-1]]  # the word before each word
+            words = ["2" if w == "all" and prev == "--cores" else w for prev, w in zip(after, words, strict=True)]
+            commands.append([*SNAKEMAKE, *words[1:], *config])
+    return commands
+
+
+def test_readme_run_block_is_the_main_job_then_its_report():
+    commands = readme_run_commands((REPO / "README.md").read_text(encoding="utf-8"), "results/smoke", SMOKE)
+    assert len(commands) == 2, commands
+    job, report = commands
+    assert "--report" not in job and "results/smoke/tables/table4_4.csv" in job and "--configfile" in job
+    assert report[report.index("--report") + 1] == "report.html" and "results/smoke/tables/table4_4.csv" in report
 
 
 def _check_tables(results):
@@ -93,8 +120,15 @@ def test_a_bare_clone_plans_runs_the_smoke_workflow_and_reports(tmp_path):
     for stage in ("zoo_model", "raw", "dedup", "label", "replies", "score", "train", "fuse", "evaluate", "table"):
         assert f"{stage} " in dry.stdout, stage
 
-    _run([*SNAKEMAKE, "--cores", "2", "all", "sweep", *SMOKE], cwd=clone, timeout=3600)
+    # The README's Run block as a newcomer runs it: the main job, then its report (which must not need `all`).
+    for command in readme_run_commands((clone / "README.md").read_text(encoding="utf-8"), "results/smoke", SMOKE):
+        _run(command, cwd=clone, timeout=3600)
     results = clone / "results" / "smoke"
+    html = (clone / "report.html").read_text(encoding="utf-8", errors="replace")
+    assert "table4_4.csv" in html and "raw.stats.json" in html and not (results / "tables" / "table4_1.csv").exists()
+    (clone / "report.html").unlink()
+
+    _run([*SNAKEMAKE, "--cores", "2", "all", "sweep", *SMOKE], cwd=clone, timeout=3600)
     assert sorted(p.name for p in (results / "tables").glob("*.csv")) == ["table4_1.csv", "table4_2.csv",
                                                                          "table4_3.csv", "table4_4.csv"]
     _check_tables(results)

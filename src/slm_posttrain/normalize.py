@@ -4,7 +4,7 @@ Near-duplicates in scraped instruction data differ by how they were typed more t
 say: full-width ＡＢＣ１２３ or ，！？ from a Chinese input method against ASCII, spaces typed between
 Chinese characters, a comma added or dropped inside a Chinese sentence (which splits a run of
 characters and so changes its character n-grams), upper against lower case. Each step below removes
-one such difference before the simhash features are taken (`config dedup.normalize`; the README table
+one such difference before the simhash features are taken (`config dedup.normalize`; docs/benchmarks.md's table
 of benchmarks/dedup_quality.py shows what each buys):
 
 - nfkc: Unicode NFKC, which maps full-width letters, digits and punctuation to ASCII, and other
