@@ -23,17 +23,20 @@ Counts always add up: records_in = records_out + dropped (quarantined rows are a
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import logging
 import math
 import numbers
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from .records import DataError, StageStats, iter_jsonl_numbered
-from .text import REPAIRS, detect_lang, repair_text
+from .records import DataError, StageStats
+from .source_files import FORMATS, BrokenTail, TextLines, container_of, format_from_name, open_binary, source_files
+from .text import REPAIRS, detect_lang, is_blank, repair_text
 
 log = logging.getLogger(__name__)
 
@@ -56,66 +59,340 @@ class BadRow(ValueError):
     """A row that cannot become a record; the message is the reason."""
 
 
-class _TruncatedTail:
-    """Marker row: a JSON array cut off (or broken) from here to the end of the file."""
+class _Bad:
+    """Marker row: a line or element that cannot be read (the reason), with its raw text."""
 
-    def __init__(self, reason: str = "no closing ]"):
+    def __init__(self, reason: str, text: str = ""):
         self.reason = reason
+        self.text = text
 
 
-def _read_text(path: Path) -> str:
-    """A whole file as text: a UTF-8 BOM is skipped, undecodable bytes become lone surrogates that
-    `repair_text` then replaces (and counts) in the fields that hold them."""
-    return path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+# JSON as Python reads it, with the numbers it cannot hold refused rather than turned into inf/NaN.
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
-def _iter_json_array(path: Path) -> Iterator[tuple[str, object]]:
-    """Yield (location, element) of a top-level JSON array one by one, tolerating a file cut off
-    mid-record (the PyPI ShareGPT copy is truncated): whole elements before the cut are kept, and
-    the cut is reported once as a _TruncatedTail row."""
-    text = _read_text(path)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+_MAX_INT_DIGITS = 4300  # Python's limit on int <-> str conversion (sys.get_int_max_str_digits)
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(text)} digits is out of range")
+    return int(text)
+
+
+_JSON = json.JSONDecoder(parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_reject_constant)
+
+
+def _json_value(text: str, pos: int = 0) -> tuple[object, int]:
+    """`_JSON.raw_decode` with every failure a BadRow: invalid JSON, nesting too deep for Python's
+    parser (RecursionError), NaN/Infinity, numbers out of range."""
+    try:
+        return _JSON.raw_decode(text, pos)
+    except RecursionError:
+        raise BadRow("nested too deeply to read") from None
+    except json.JSONDecodeError as err:
+        raise BadRow(f"invalid JSON ({err.msg} at column {err.colno})") from None
+    except ValueError as err:
+        raise BadRow(f"invalid JSON ({err})") from None
+
+
+def _parse_line(text: str):
+    value, end = _json_value(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise BadRow(f"invalid JSON (Extra data at column {end + 1})")
+    return value
+
+
+def _skip_value(text: str, pos: int) -> int:
+    """End of the JSON value starting at `pos`, found without recursion (for values too deep or
+    otherwise unreadable by the parser), or len(text) when it never closes."""
+    depth, i, n = 0, pos, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth <= 0:
+                return i + 1
+        elif depth == 0 and c in ",\r\n \t":
+            return i
+        i += 1
+    return n
+
+
+def _split_line(text: str) -> list[str]:
+    """One physical line without its ending. JSON never holds a raw CR inside a string, so a line that
+    still has CRs in it and does not parse whole came from a file with CR-only (old Mac) endings: each
+    CR-separated piece is then a line of its own."""
+    body = text.rstrip("\r\n")
+    if "\r" not in body:
+        return [body]
+    try:
+        _parse_line(body)
+        return [body]  # CR as JSON whitespace between tokens
+    except BadRow:
+        return body.split("\r")
+
+
+def _iter_jsonl(path: Path, encoding: str) -> Iterator[tuple[str, object]]:
+    lines = TextLines(path, encoding, split_cr=False)
+    lineno, seen_row = 0, False
+    for item in lines:
+        if isinstance(item, BrokenTail):
+            yield f"{path}:{lineno + 1}", item
+            return
+        _, offset, physical = item
+        for piece in _split_line(physical):
+            lineno += 1
+            where = f"{path}:{lineno}"
+            text = piece.lstrip("\ufeff")  # the BOM of each file concatenated into this one
+            if not text.strip():
+                offset += len(piece.encode(lines.encoding, "surrogateescape")) + 1
+                continue
+            problem = lines.problem(lineno, offset, piece) if offset >= 0 else None
+            offset = offset + len(piece.encode(lines.encoding, "surrogateescape")) + 1 if offset >= 0 else -1
+            if problem:
+                yield where, _Bad(problem, piece)
+                continue
+            if not seen_row and text.lstrip().startswith("["):
+                raise DataError(f"{where}: holds a JSON array, not JSON lines (one object per line): "
+                                "set `format: json` on the source")
+            seen_row = True
+            try:
+                yield where, _parse_line(text)
+            except BadRow as err:
+                yield where, _Bad(str(err), piece)
+
+
+class _JsonText:
+    """A JSON file's whole text, with the line of any character and the undecodable lines."""
+
+    def __init__(self, path: Path, encoding: str):
+        self.path = path
+        parts, self.starts, self.problems, self.tail = [], [], {}, None
+        lines = TextLines(path, encoding, split_cr=False)
+        at = 0
+        for item in lines:
+            if isinstance(item, BrokenTail):
+                self.tail = item
+                break
+            lineno, offset, text = item
+            problem = lines.problem(lineno, offset, text) if offset >= 0 else None
+            if problem:
+                self.problems[lineno] = problem
+            parts.append(text)
+            self.starts.append(at)
+            at += len(text)
+        self.text = "".join(parts)
+        if self.text.startswith("\ufeff"):
+            self.text = " " + self.text[1:]
+
+    def line(self, pos: int) -> int:
+        return bisect.bisect_right(self.starts, pos)
+
+    def problem(self, start: int, end: int) -> str | None:
+        """The first undecodable line between two character positions, as a reason."""
+        for lineno in range(self.line(start), self.line(max(end - 1, start)) + 1):
+            if lineno in self.problems:
+                return self.problems[lineno]
+        return None
+
+
+def _iter_json(path: Path, encoding: str, records_key: str | None) -> Iterator[tuple[str, object]]:
+    """Yield (location, element) of a JSON file's array of records (top level, or under
+    `records_key` of a top-level object) one by one, tolerating a file cut off mid-record (the PyPI
+    ShareGPT copy is truncated): whole elements before the cut are kept, and the cut is reported once
+    as a BrokenTail row."""
+    doc = _JsonText(path, encoding)
+    text = doc.text
     start = len(text) - len(text.lstrip())
     if start == len(text):
+        if doc.tail:
+            yield f"{path}:1", doc.tail
         return  # empty file: no records (collect warns)
-    if text[start] != "[":
-        raise DataError(f"{path}: format json expects a top-level array of records, found {text[start]!r}")
-    decoder = json.JSONDecoder()
+    if text[start] == "{":
+        start = _records_under_key(doc, start, records_key)
+    elif text[start] != "[":
+        raise DataError(f"{path}:{doc.line(start)}: format json expects a top-level array of records, "
+                        f"found {text[start]!r}")
+    elif records_key:
+        raise DataError(f"{path}: records_key {records_key!r} is set but the file is a top-level array")
     pos, index = start + 1, 0
     while True:
         while pos < len(text) and text[pos] in " \r\n\t,":
             pos += 1
+        where = f"{path}:{doc.line(pos)}#{index}"
         if pos >= len(text):
-            yield f"{path}#{index}", _TruncatedTail()  # no closing bracket
+            yield where, doc.tail or BrokenTail("no closing ]")
             return
         if text[pos] == "]":
+            if doc.tail:
+                yield where, doc.tail
             return
         try:
-            obj, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as err:
-            yield f"{path}#{index}", _TruncatedTail(err.msg)
+            obj, end = _json_value(text, pos)
+        except BadRow as err:
+            problem = doc.problem(pos, len(text))
+            if problem:  # bytes the encoding cannot read broke the JSON: say that, not what followed
+                yield where, BrokenTail(problem, "undecodable text")
+                return
+            if not err.args[0].startswith("invalid JSON (") or "out of range" in err.args[0] \
+                    or "not a JSON number" in err.args[0]:
+                end = _skip_value(text, pos)  # a value Python cannot hold: skip it, read on
+                yield where, _Bad(str(err), text[pos:min(end, pos + 2000)])
+                pos, index = end, index + 1
+                continue
+            yield where, BrokenTail(err.args[0])
             return
-        yield f"{path}#{index}", obj
-        index += 1
+        problem = doc.problem(pos, end)
+        yield where, (_Bad(problem, text[pos:min(end, pos + 2000)]) if problem else obj)
+        pos, index = end, index + 1
 
 
-def _iter_csv(path: Path) -> Iterator[tuple[str, dict]]:
-    """Rows of a CSV file with a header, every cell a string (no type guessing, so "001" stays
-    "001"); any line ending; quoted cells may span lines. The stdlib reader: pandas' C parser
-    rejects some cells (NUL) that the stdlib one reads."""
-    import io
-
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+def _records_under_key(doc: _JsonText, start: int, records_key: str | None) -> int:
+    """Position of the '[' of the array under `records_key` of a top-level object; a DataError
+    saying what the file holds (JSON lines, one object, an object of lists) when there is none."""
+    path, text = doc.path, doc.text
     try:
-        for i, row in enumerate(reader, start=1):
-            row.pop(None, None)  # cells beyond the header: no column to name them
-            yield f"{path}:row {i}", row
+        first, end = _json_value(text, start)
+    except BadRow as err:
+        raise DataError(f"{path}:{doc.line(start)}: a top-level object that cannot be read ({err})") from None
+    rest = text[end:].lstrip()
+    if rest.startswith("{") and "\n" in text[end:len(text) - len(rest)]:
+        raise DataError(f"{path}: holds JSON lines (one object per line), not a JSON array: "
+                        "set `format: jsonl` on the source")
+    if not isinstance(first, dict):
+        raise DataError(f"{path}: format json expects a top-level array of records")
+    lists = [key for key, value in first.items() if isinstance(value, list)]
+    if records_key is None or records_key not in lists:
+        if records_key is not None:
+            raise DataError(f"{path}: the top-level object has no list under records_key {records_key!r}"
+                            f" (keys holding lists: {lists})")
+        if lists:
+            raise DataError(f"{path}: a top-level object, not an array of records; key(s) {lists} hold "
+                            f"lists: set `records_key: {lists[0]}` on the source to read the records under it")
+        raise DataError(f"{path}: holds one JSON object, not an array of records (put it in [...], or "
+                        "write one object per line and set `format: jsonl`)")
+    # Find the array's position by walking the object's keys (values skipped whole).
+    pos = start + 1
+    while pos < end:
+        while text[pos] in " \r\n\t,":
+            pos += 1
+        key, pos = _JSON.raw_decode(text, pos)
+        while text[pos] in " \r\n\t:":
+            pos += 1
+        if key == records_key and text[pos] == "[":
+            return pos
+        pos = _skip_value(text, pos)
+    raise AssertionError("records_key list not found again")  # parsed above: cannot happen
+
+
+csv.field_size_limit(2**31 - 1)  # a cell may hold a whole document; the default 128 kB limit is no rule of ours
+
+
+def _iter_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[str, object]]:
+    """Rows of a CSV (or TSV) file with a header, every cell a string (no type guessing, so "001"
+    stays "001"); any line ending; quoted cells may span lines. The stdlib reader: pandas' C parser
+    rejects some cells (NUL) that the stdlib one reads. A row with bytes the encoding cannot decode
+    is bad as a whole (its cells are not read)."""
+    lines = TextLines(path, encoding, split_cr=True)
+    tail: list[BrokenTail] = []
+    held: dict[int, tuple[int, str]] = {}  # line -> (byte offset, text) of the row being read
+
+    def texts():
+        for item in lines:
+            if isinstance(item, BrokenTail):
+                tail.append(item)
+                return
+            held[item[0]] = item[1:]
+            yield item[2]
+
+    reader = csv.reader(texts(), delimiter=delimiter)
+    header, first_line, row_no = None, 1, 0
+    try:
+        for cells in reader:
+            span = range(first_line, reader.line_num + 1)
+            problem = next(filter(None, (lines.problem(i, *held[i]) for i in span if held[i][0] >= 0)), None)
+            raw = "".join(held[i][1] for i in span)
+            first_line = reader.line_num + 1
+            held.clear()
+            if header is None:
+                if problem:
+                    raise DataError(f"{path}:{span[0]}: header {problem}")
+                header = [cell.lstrip("\ufeff").strip() for cell in cells]
+                continue
+            if not cells:
+                continue  # a blank line
+            row_no += 1
+            where = f"{path}:{span[0]}"
+            if problem:
+                yield where, _Bad(problem, raw)
+                continue
+            yield where, {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)}
     except csv.Error as err:
-        raise DataError(f"{path}:{reader.line_num}: unreadable CSV ({err})") from None
+        yield f"{path}:{reader.line_num}", BrokenTail(f"unreadable CSV ({err})", "unreadable CSV")
+        return
+    if tail:
+        yield f"{path}:{reader.line_num + 1}", tail[0]
 
 
-def _iter_rows(source: dict, quarantine: list | None = None) -> Iterator[tuple[str, object]]:
-    """Yield (location, row) for a source; location is 'file:line' (JSONL), 'file:row N' (CSV) or
-    'file#index' (JSON array, parquet, hub) for errors."""
+def _iter_table(path: Path, fmt: str) -> Iterator[tuple[str, object]]:
+    """Rows of a Parquet or Arrow (IPC file or stream, Feather) file, in batches: list and struct
+    columns arrive as Python lists and dicts, as JSON would give them; a null cell is None."""
+    import pyarrow as pa
+    import pyarrow.ipc
+    import pyarrow.parquet as pq
+
+    source = path if container_of(path) is None else pa.BufferReader(open_binary(path).read())
+    try:
+        if fmt == "parquet":
+            batches = pq.ParquetFile(source).iter_batches(batch_size=4096)
+        else:
+            try:
+                reader = pa.ipc.open_file(source)
+                batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+            except pa.ArrowInvalid:
+                batches = iter(pa.ipc.open_stream(source))
+        i = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                i += 1
+                yield f"{path}:row {i}", row
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{path}: not a readable {fmt} file ({err})") from None
+
+
+def _iter_file(path: Path, fmt: str, source: dict) -> Iterator[tuple[str, object]]:
+    encoding = source.get("encoding") or "utf-8"
+    if fmt == "jsonl":
+        yield from _iter_jsonl(path, encoding)
+    elif fmt == "json":
+        yield from _iter_json(path, encoding, source.get("records_key"))
+    elif fmt in ("csv", "tsv"):
+        yield from _iter_csv(path, encoding, "\t" if fmt == "tsv" else ",")
+    elif fmt in ("parquet", "arrow"):
+        yield from _iter_table(path, fmt)
+    else:
+        raise DataError(f"source {source['name']!r}: unknown format {fmt!r} for {path} "
+                        f"(set `format:` to one of {', '.join(FORMATS)})")
+
+
+def _iter_rows(source: dict) -> Iterator[tuple[str, object]]:
+    """Yield (location, row) for a source; location is 'file:line' (JSONL, CSV/TSV: the row's first
+    line), 'file:line#index' (JSON array), 'file:row N' (Parquet, Arrow) or 'hub_id#index'."""
     if source.get("hf_id"):
         import datasets  # only where the machine reaches the hub
 
@@ -124,24 +401,12 @@ def _iter_rows(source: dict, quarantine: list | None = None) -> Iterator[tuple[s
         for i, row in enumerate(ds):
             yield f"{source['hf_id']}#{i}", row
         return
-    path = Path(source["path"])
-    if not path.exists():
-        raise FileNotFoundError(f"source {source['name']!r}: {path} does not exist")
-    fmt = source.get("format") or path.suffix.lstrip(".")
-    if fmt == "jsonl":
-        for lineno, row in iter_jsonl_numbered(path, quarantine=quarantine):
-            yield f"{path}:{lineno}", row
-    elif fmt == "json":
-        yield from _iter_json_array(path)
-    elif fmt == "csv":
-        yield from _iter_csv(path)
-    elif fmt == "parquet":
-        import pandas as pd
-
-        for i, row in enumerate(pd.read_parquet(path).to_dict("records")):
-            yield f"{path}#{i}", row
-    else:
-        raise DataError(f"source {source['name']!r}: unknown format {fmt!r} for {path}")
+    for path in source_files(source["path"], source["name"]):
+        fmt = source.get("format") or format_from_name(path)
+        if fmt is None:
+            raise DataError(f"source {source['name']!r}: {path}: the name says no format; set `format:` to one "
+                            f"of {', '.join(FORMATS)}")
+        yield from _iter_file(path, fmt, source)
 
 
 def _kind(value) -> str:
@@ -153,69 +418,125 @@ def _as_text(value, field: str, repairs: list) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
+        surrogate = _SURROGATE.search(value)
+        if surrogate:  # never replaced by U+FFFD: the row is set aside instead
+            raise BadRow(f"field {field!r} holds a lone surrogate U+{ord(surrogate.group()):04X} (an escaped half "
+                         "of a UTF-16 pair), not text")
         text, done = repair_text(value)
         repairs.extend(done)
         return text.strip()
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_":
         if isinstance(value, numbers.Integral):
+            if abs(int(value)).bit_length() > 14_000:  # past Python's 4300-digit int-to-text limit
+                raise BadRow(f"field {field!r} is an integer too large to write as text")
             return str(int(value))
-        if math.isnan(value):
-            return ""  # a missing cell in a parquet/pandas column
         if math.isfinite(value):
             return repr(float(value))
+        raise BadRow(f"field {field!r} is {float(value)!r}, not a finite number")
     raise BadRow(f"field {field!r} is {_kind(value)}, not text")
 
 
-def _content(turn: dict, style: dict, i: int, repairs: list) -> str:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Role names (case-insensitive) of the three speakers; other names known to chat formats (tools,
+# function results) are turns of no speaker of ours, and any other name is a bad row.
+ROLES = {**dict.fromkeys(USER_ROLES + ("prompter",), "user"),
+         **dict.fromkeys(ASSISTANT_ROLES + ("bot",), "assistant"),
+         **dict.fromkeys(SYSTEM_ROLES, "system"),
+         **dict.fromkeys(("tool", "function", "ipython", "observation", "tool_call", "tool_response"), "other")}
+# Where a row or turn names a field differently from its style (variants seen in public sets): tried
+# in order when the style's own name is absent and the source's `columns` does not name the field.
+ALIASES = {
+    "conversations": ("conversations", "conversation", "messages"),
+    "role": ("from", "role"),
+    "content": ("value", "content", "text"),
+    "input": ("input", "context"),
+    "output": ("output", "response"),
+}
+
+
+def _key(mapping: dict, style: dict, field: str, fixed: set, notes: Counter) -> str:
+    """The key `mapping` holds `field` under: the style's name, else the first alias present."""
+    name = style[field]
+    if name in mapping or field in fixed:
+        return name
+    for alias in ALIASES.get(field, ()):
+        if alias in mapping:
+            notes[f"{alias!r} read as {field}"] += 1
+            return alias
+    return name
+
+
+def _content(turn: dict, key: str, where: str, repairs: list) -> str:
     """A turn's text; OpenAI content parts ([{"type": "text", "text": ...}]) are joined as the API does."""
-    value = turn.get(style["content"])
+    value = turn.get(key)
     if isinstance(value, list):
         if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in value):
-            raise BadRow(f"field '{style['conversations']}[{i}].{style['content']}' is a list, not text "
-                         "(only OpenAI text parts are read)")
+            raise BadRow(f"field '{where}.{key}' is a list, not text (only OpenAI text parts are read)")
         value = "".join(p["text"] for p in value)
-    return _as_text(value, f"{style['conversations']}[{i}].{style['content']}", repairs)
+    return _as_text(value, f"{where}.{key}", repairs)
 
 
-def _first_exchange(row: dict, style: dict, system_turns: str, repairs: list) -> tuple[str, str]:
-    """(first user turn, the assistant turn right after it) of a conversation row."""
-    key = style["conversations"]
+def _first_exchange(row: dict, style: dict, fixed: set, system_turns: str, repairs: list,
+                    notes: Counter) -> tuple[str, str]:
+    """(first user turn, the assistant turn after it) of a conversation row. Consecutive turns of
+    one speaker count as one turn, their texts joined by a blank line; turns before the first user
+    turn (but system ones) are skipped. Every turn must name a known role."""
+    key = _key(row, style, "conversations", fixed, notes)
     if key not in row:
         raise BadRow(f"missing field {key!r}")
     turns = row[key]
     if not isinstance(turns, list):
         raise BadRow(f"field {key!r} is {_kind(turns)}, not a list of turns")
-    system, instruction, output = [], None, ""
+    speakers = []
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
             raise BadRow(f"{key}[{i}] is {_kind(turn)}, not an object")
-        role = turn.get(style["role"])
-        role = role if isinstance(role, str) else None
-        if role in SYSTEM_ROLES:
-            if instruction is None:
-                system.append(_content(turn, style, i, repairs))
-            continue
-        if instruction is None:
-            if role in USER_ROLES:
-                instruction = _content(turn, style, i, repairs)
-            continue
-        if role in ASSISTANT_ROLES:
-            output = _content(turn, style, i, repairs)
-        break  # only the turn right after the first user turn can be its reply
-    instruction = instruction or ""
+        role_key = _key(turn, style, "role", fixed, Counter())
+        name = turn.get(role_key)
+        if not isinstance(name, str) or not name.strip():
+            raise BadRow(f"{key}[{i}] has no role (its {role_key!r} is {'missing' if name is None else repr(name)})")
+        speaker = ROLES.get(name.strip().lower())
+        if speaker is None:
+            raise BadRow(f"{key}[{i}] has an unknown role {name[:40]!r} (known: {', '.join(ROLES)})")
+        speakers.append(speaker)
+
+    def text(i: int) -> str:
+        return _content(turns[i], _key(turns[i], style, "content", fixed, Counter()), f"{key}[{i}]", repairs)
+
+    first_user = speakers.index("user") if "user" in speakers else len(turns)
+    system = [text(i) for i in range(first_user) if speakers[i] == "system"]
+    notes["skipped_opening_turns"] += sum(1 for sp in speakers[:first_user] if sp != "system")
+    if first_user == len(turns):
+        return "", ""
+
+    def run(start: int, speaker: str) -> tuple[str, int]:
+        end = start
+        while end < len(turns) and speakers[end] == speaker:
+            end += 1
+        notes["joined_turns"] += end - start - 1
+        return "\n\n".join(t for t in map(text, range(start, end)) if t), end
+
+    instruction, after = run(first_user, "user")
+    output = ""
+    if after < len(turns) and speakers[after] == "assistant":
+        output, _ = run(after, "assistant")
     if system_turns == "prepend" and instruction and any(system):
         instruction = "\n\n".join([s for s in system if s] + [instruction])
     return instruction, output
 
 
-def _fields(row: dict, style: dict, source: dict, repairs: list) -> tuple[str, str, str]:
+def _fields(row: dict, style: dict, source: dict, repairs: list, notes: Counter) -> tuple[str, str, str]:
     """(instruction, input, output) of one row; BadRow when the row cannot give them."""
+    fixed = set(source.get("columns") or ())  # fields the source names itself: no alias is tried
     if "conversations" in style:
-        instruction, output = _first_exchange(row, style, source.get("system_turns", "drop"), repairs)
+        instruction, output = _first_exchange(row, style, fixed, source.get("system_turns", "drop"), repairs, notes)
         return instruction, "", output
-    if style["instruction"] not in row:
+    if source.get("style", "alpaca") not in ("alpaca", "dolly"):
+        fixed |= {"instruction", "input", "output"}
+    keys = {f: _key(row, style, f, fixed, notes) if style.get(f) else None for f in ("instruction", "input", "output")}
+    if keys["instruction"] not in row:
         raise BadRow(f"missing field {style['instruction']!r}")
-    return tuple(_as_text(row.get(style[f]), style[f], repairs) if style.get(f) else ""
+    return tuple(_as_text(row.get(keys[f]), keys[f], repairs) if keys[f] else ""
                  for f in ("instruction", "input", "output"))
 
 
@@ -226,13 +547,29 @@ DEFAULT_MAX_CHARS = 32_000
 
 
 def _row_text(row) -> str:
-    """A bad row as quarantine text: ASCII-escaped JSON, so even lone surrogates can be written."""
-    return json.dumps(row, ensure_ascii=True, default=repr)[:2000]
+    """A dropped row as quarantine text: ASCII-escaped JSON, so even lone surrogates can be written;
+    a line that could not be read is shown as read, undecodable bytes as \\xNN."""
+    if isinstance(row, BrokenTail):
+        return ""
+    if isinstance(row, _Bad):
+        return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}" if m.group() >= "\udc80"
+                              else f"\\u{ord(m.group()):04x}", row.text[:2000])
+    try:
+        return json.dumps(row, ensure_ascii=True, default=repr)[:2000]
+    except (RecursionError, ValueError):
+        return "(nested too deeply to show)"
+
+
+# A file that cannot be read on from some point: what is dropped when the source does not quarantine.
+# A cut-off download or array keeps the whole rows before the cut (tolerated, counted, located);
+# undecodable UTF-16/32 text and unreadable CSV stop the run.
+_TAIL_DROPS = {"JSON array cut off or broken": "truncated_json_tail", "broken container": "truncated_container"}
 
 
 def normalize_source(source: dict, stats: StageStats, quarantine: list | None = None) -> Iterator[dict]:
-    """Yield normalized records of one source, counting what it drops and why. With
-    `on_bad_line: quarantine`, bad rows go to the quarantine list (counted) instead of stopping the run."""
+    """Yield normalized records of one source, counting what it drops and why, and putting every
+    dropped row in the `quarantine` list with its location and reason. With `on_bad_line:
+    quarantine`, bad rows are set aside (counted as `quarantined`) instead of stopping the run."""
     style = dict(STYLES[source.get("style", "alpaca")])
     style.update(source.get("columns") or {})
     max_chars = source.get("max_chars", DEFAULT_MAX_CHARS)
@@ -240,44 +577,61 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
     kept = 0
     own_quarantine = [] if source.get("on_bad_line") == "quarantine" else None
     repaired = stats.details.setdefault("repaired", {})
+    notes: Counter = Counter()  # turns joined or skipped, columns read under another name
+
+    located = []  # every dropped row of this source, in file order: the quarantine file's entries
 
     def bad(where: str, reason: str, row) -> None:
         if own_quarantine is None:
             raise DataError(f"{where}: {reason} (source {source['name']!r})")
         own_quarantine.append({"location": where, "reason": reason, "line": _row_text(row)})
+        located.append(own_quarantine[-1])
 
-    for where, row in _iter_rows(source, own_quarantine):
-        if isinstance(row, _TruncatedTail):  # tolerated in either mode: whole records before it are kept
-            stats.records_in += 1
-            message = f"{where}: JSON array cut off or broken here ({row.reason}); rest of the file skipped"
+    def dropped(where: str, reason: str, row) -> None:
+        stats.drop(reason)
+        located.append({"location": where, "reason": reason, "line": _row_text(row)})
+
+    for where, row in _iter_rows(source):
+        if isinstance(row, BrokenTail):
+            message = f"{where}: {row.what} ({row.reason}); rest of the file skipped"
             stats.details.setdefault("warnings", []).append(message)
             log.warning(message)
             if own_quarantine is not None:
-                stats.records_in -= 1  # counted with the quarantine below
-                own_quarantine.append({"location": where, "reason": "truncated JSON array", "line": ""})
+                bad(where, f"{row.what} ({row.reason})", row)
+            elif row.what in _TAIL_DROPS:  # tolerated: the whole records before it are kept
+                stats.records_in += 1
+                dropped(where, _TAIL_DROPS[row.what], _Bad(row.reason))
             else:
-                stats.drop("truncated_json_tail")
+                bad(where, f"{row.what} ({row.reason})", row)
+            continue
+        if isinstance(row, _Bad):
+            bad(where, row.reason, row)
             continue
         if not isinstance(row, dict):
             bad(where, f"expected a JSON object, got {type(row).__name__}", row)
             continue
         repairs: list[str] = []
+        row_notes: Counter = Counter()
         try:
-            instruction, input_text, output = _fields(row, style, source, repairs)
+            instruction, input_text, output = _fields(row, style, source, repairs, row_notes)
         except BadRow as err:
             bad(where, str(err), row)
             continue
+        except RecursionError:  # a field nested too deeply for a library walk over it
+            bad(where, "nested too deeply to read", row)
+            continue
         stats.records_in += 1
+        notes.update(+row_notes)
         for kind in dict.fromkeys(repairs):
             entry = repaired.setdefault(kind, {"what": REPAIRS[kind], "records": 0, "first": []})
             entry["records"] += 1
             if len(entry["first"]) < _FIRST_LOCATIONS:
                 entry["first"].append(where)
-        if not instruction:
-            stats.drop("empty_instruction")
+        if is_blank(instruction):
+            dropped(where, "empty_instruction", row)
             continue
         if max_chars and len(instruction) + len(input_text) + len(output) > max_chars:
-            stats.drop("too_long")
+            dropped(where, "too_long", row)
             continue
         lang = source.get("lang", "auto")
         yield {
@@ -295,14 +649,18 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
             break
     if not repaired:
         stats.details.pop("repaired")
+    if notes:
+        totals = stats.details.setdefault("read_notes", {})
+        for note, n in sorted(notes.items()):
+            totals[note] = totals.get(note, 0) + n
     if own_quarantine:
         stats.records_in += len(own_quarantine)
         stats.drop("quarantined", len(own_quarantine))
         reasons = stats.details.setdefault("quarantine_reasons", {})
         for reason, n in Counter(q["reason"].split(" (")[0] for q in own_quarantine).items():
             reasons[reason] = reasons.get(reason, 0) + n
-        if quarantine is not None:
-            quarantine.extend({"source": source["name"], **q} for q in own_quarantine)
+    if quarantine is not None:
+        quarantine.extend({"source": source["name"], **q} for q in located)
     origin = source.get("path") or source.get("hf_id")
     if kept == 0:
         message = f"source {source['name']!r} ({origin}) yielded no records"
