@@ -168,6 +168,7 @@ class TextLines:
         codecs.lookup(self.encoding)  # LookupError for an unknown name: raised before any row is read
         self.split_cr = split_cr
         self.bom = b""
+        self.nul_guess = None  # the UTF-16/32 the file looks like when it starts with NUL bytes
 
     def _start(self, fh) -> bytes:
         head = fh.read(4)
@@ -180,9 +181,7 @@ class TextLines:
             self.encoding = name + "-le"
         if name.startswith("utf-8") and len(head) >= 2 and bool(head[0]) != bool(head[1]):
             wide = b"\x00\x00" in head
-            guess = f"utf-{32 if wide else 16}-{'le' if head[0] else 'be'}"
-            raise DataError(f"{self.path}:1: starts with NUL bytes, as {guess} text without a byte-order mark "
-                            f"does; set `encoding: {guess}` on the source if that is what it is")
+            self.nul_guess = f"utf-{32 if wide else 16}-{'le' if head[0] else 'be'}"
         return head
 
     def __iter__(self) -> Iterator[tuple[int, int, str] | BrokenTail]:
@@ -210,8 +209,8 @@ class TextLines:
         """UTF-16/32: decoded in chunks before lines are split; an error ends the file (no resync)."""
         decoder = codecs.getincrementaldecoder(self.encoding)("strict")
         split = _TEXT_SPLIT_CR if self.split_cr else _TEXT_SPLIT_LF
-        pending, lineno, consumed, chunk = "", 0, len(self.bom), head
         width = 4 if "32" in self.encoding else 2
+        pending, lineno, consumed, chunk = "", 0, len(self.bom), head + fh.read((1 << 16) * width)
         while True:
             final = not chunk
             buffered = len(decoder.getstate()[0])  # bytes of earlier chunks not decoded yet
@@ -241,6 +240,9 @@ class TextLines:
     def problem(self, lineno: int, offset: int, text: str) -> str | None:
         """Why the bytes of this line (read at `offset`) are not text in the encoding, or None."""
         found = _ESCAPED.search(text)
+        if self.nul_guess and "\x00" in text and (not found or text.index("\x00") < found.start()):
+            return (f"not valid {self.encoding} text (NUL bytes, as {self.nul_guess} text without a byte-order "
+                    f"mark has: set `encoding: {self.nul_guess}` on the source if that is what it is)")
         if not found:
             return None
         prefix = text[:found.start()].encode(self.encoding, "surrogateescape")

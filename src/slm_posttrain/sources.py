@@ -167,14 +167,29 @@ def _iter_jsonl(path: Path, encoding: str) -> Iterator[tuple[str, object]]:
             if problem:
                 yield where, _Bad(problem, piece)
                 continue
-            if not seen_row and text.lstrip().startswith("["):
-                raise DataError(f"{where}: holds a JSON array, not JSON lines (one object per line): "
-                                "set `format: json` on the source")
+            if not seen_row and _array_start(text):
+                yield where, _Bad("a JSON array, not JSON lines (one object per line): set `format: json` on "
+                                  "the source", piece)
+                continue
             seen_row = True
             try:
                 yield where, _parse_line(text)
             except BadRow as err:
                 yield where, _Bad(str(err), piece)
+
+
+def _array_start(line: str) -> bool:
+    """Whether a JSONL file's first line is the start of a JSON array of records rather than a row."""
+    text = line.strip()
+    if not text.startswith("["):
+        return False
+    if text == "[" or text.startswith(("[{", "[ {")) and text.endswith(","):
+        return True
+    try:
+        value = _parse_line(text)
+    except BadRow:
+        return False
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
 class _JsonText:
@@ -330,8 +345,9 @@ def _iter_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[str, 
             first_line = reader.line_num + 1
             held.clear()
             if header is None:
-                if problem:
-                    raise DataError(f"{path}:{span[0]}: header {problem}")
+                if problem:  # no row can be read without its header
+                    yield f"{path}:{span[0]}", BrokenTail(problem, "undecodable CSV header")
+                    return
                 header = [cell.lstrip("\ufeff").strip() for cell in cells]
                 continue
             if not cells:
