@@ -80,7 +80,8 @@ def test_quarantine_counts_bad_lines_instead_of_stopping(tmp_path):
     assert [r["instruction"] for r in rows] == ["good one", "good two"]
     assert stats.records_in == 6 and stats.records_out == 2 and stats.dropped == {"quarantined": 4}
     reasons = sorted(q["reason"].split(" (")[0] for q in quarantine)
-    assert reasons == ["expected a JSON object, got list", "invalid JSON", "missing field 'instruction'", "not valid utf-8"]
+    assert reasons == ["expected a JSON object, got list", "invalid JSON", "missing field 'instruction'",
+                       "not valid utf-8"]
     assert quarantine[0]["location"].endswith("mixed.jsonl:2") and quarantine[0]["source"] == "m"
 
 
