@@ -616,7 +616,7 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
                 bad(where, f"{row.what} ({row.reason})", row)
             elif row.what in _TAIL_DROPS:  # tolerated: the whole records before it are kept
                 stats.records_in += 1
-                dropped(where, _TAIL_DROPS[row.what], _Bad(row.reason))
+                dropped(where, _TAIL_DROPS[row.what], _Bad(row.reason, f"{row.what}: {row.reason}"))
             else:
                 bad(where, f"{row.what} ({row.reason})", row)
             continue
