@@ -33,6 +33,8 @@ CONTAINER_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz"
 FORMAT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl", ".json": "json", ".csv": "csv",
                    ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".arrow": "arrow", ".feather": "arrow",
                    ".ipc": "arrow"}
+# What hub snapshots and `datasets.save_to_disk` folders hold beside the data: never records.
+METADATA_FILES = {"dataset_info.json", "dataset_infos.json", "state.json", "dataset_dict.json"}
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow")
 # Byte-order marks, longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
@@ -50,7 +52,7 @@ def source_files(path_text: str, name: str) -> list[Path]:
         return [path]
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))
-                       and format_from_name(p) is not None)
+                       and format_from_name(p) is not None and p.name not in METADATA_FILES)
         if not files:
             raise DataError(f"source {name!r}: folder {path} holds no data file (names ending in "
                             f"{', '.join(FORMAT_SUFFIXES)}, optionally compressed)")
@@ -131,23 +133,29 @@ class BrokenTail:
 
 
 @lru_cache(maxsize=64)
-def likely_encoding(path: Path) -> str | None:
-    """The encoding charset-normalizer finds most likely for the file's first 256 kB (decompressed)."""
+def likely_encodings(path: Path) -> tuple[str, ...]:
+    """Up to three encodings charset-normalizer finds likely for the file's first 256 kB
+    (decompressed), most likely first; empty when it finds none."""
     try:
         from charset_normalizer import from_bytes
 
         with open_binary(path) as fh:
             sample = fh.read(1 << 18)
-        best = from_bytes(sample).best()
-        return best.encoding if best else None
+        names = []
+        for match in from_bytes(sample):
+            for name in [match.encoding, *match.could_be_from_charset]:
+                if name not in names:
+                    names.append(name)
+        return tuple(names[:3])
     except Exception:  # noqa: BLE001 - a guess for a message; its absence must not hide the real error
-        return None
+        return ()
 
 
 def encoding_hint(path: Path, declared: str) -> str:
-    guess = likely_encoding(path)
-    if guess and codecs.lookup(guess).name != codecs.lookup(declared).name:
-        return f"; the file looks like {guess}: set `encoding: {guess}` on the source"
+    guesses = [g for g in likely_encodings(path) if codecs.lookup(g).name != codecs.lookup(declared).name]
+    if guesses:
+        others = f" (or {', '.join(guesses[1:])})" if len(guesses) > 1 else ""
+        return f"; the file looks like {guesses[0]}{others}: set `encoding: {guesses[0]}` on the source"
     return "; set the source's `encoding:` to the file's encoding"
 
 

@@ -88,7 +88,11 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-_JSON = json.JSONDecoder(parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_reject_constant)
+# strict=False: a raw tab or other control character inside a string (hand-edited files, some exporters)
+# is read rather than the row lost; control characters other than tab/newline/CR are then removed
+# from the text and counted (`repaired`).
+_JSON = json.JSONDecoder(parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_reject_constant,
+                         strict=False)
 
 
 def _json_value(text: str, pos: int = 0) -> tuple[object, int]:
