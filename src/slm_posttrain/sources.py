@@ -3,19 +3,30 @@
 Schema of every raw record: id, source, lang, category, instruction, input, output
 (`output` is the source's original reply, "" where the source has none, e.g. unsafe-prompt sets).
 
-Rules for what a source holds (README, "Sources"):
-- text fields: a string is kept (lone surrogates become U+FFFD, control characters other than tab /
-  newline / CR are removed, both counted in `repaired`); null or a missing optional column is "";
-  a finite number becomes its decimal text (CSV-like dumps store "42" as a number); anything else
-  (a list, an object, a boolean) is never turned into text: the row is bad.
-- a bad row (unreadable line, not an object, missing instruction or conversation column, non-text
-  field) stops the run naming file and line, or, with `on_bad_line: quarantine`, is set aside in
+Files (source_files.py): a path, a folder or a glob of shards; jsonl, json, csv, tsv, parquet, arrow,
+each plain or gzip/bz2/xz/zstd; text decoded strictly in the source's `encoding` (a BOM wins).
+
+Rules for what a source holds (docs "Bringing your own data"):
+- text fields: a string is kept (control characters other than tab / newline / CR are removed,
+  counted in `repaired`); a lone surrogate (an escaped half of a UTF-16 pair) makes the row bad,
+  never U+FFFD; null or a missing optional column is ""; a finite number becomes its decimal text
+  (CSV-like dumps store "42" as a number); NaN, infinities, anything else (a list, an object, a
+  boolean) is never turned into text: the row is bad.
+- a bad row (unreadable or undecodable line, nesting too deep, a number out of range, not an
+  object, missing instruction or conversation column, non-text field, a turn without a role) stops
+  the run naming file and line, or, with `on_bad_line: quarantine`, is set aside in
   raw.quarantine.jsonl with its location and reason and counted.
-- conversation styles (sharegpt: from/value, messages: role/content as OpenAI and TRL write it) give
-  the first user turn as instruction and the assistant turn right after it as output. System turns are
+- conversation styles (sharegpt: from/value, messages: role/content as OpenAI and TRL write it; each
+  reads the other's keys too, and `conversation` for `conversations`) give the first user turn as
+  instruction and the assistant turn after it as output. Role names in any case, with aliases
+  (ROLES); consecutive turns of one role are one turn (joined by a blank line); turns before the
+  first user turn are skipped; both counted in raw.stats.json `read_notes`. System turns are
   dropped (`system_turns: drop`, the default: the raw schema has no system field) or, with
   `system_turns: prepend`, those before the first user turn are put before the instruction, a blank
   line between.
+- an instruction of only whitespace and invisible characters is `empty_instruction`. Every drop of
+  every kind (also empty_instruction, too_long and a cut-off tail) is written to the quarantine
+  list with its location and reason: no count without a location.
 - a source that yields no record is a warning (log and raw.stats.json `warnings`); one that yields
   fewer than its `min_records` is an error.
 Counts always add up: records_in = records_out + dropped (quarantined rows are a drop reason).
