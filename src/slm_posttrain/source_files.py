@@ -269,8 +269,14 @@ def _byte_lines(fh, head: bytes, split: re.Pattern) -> Iterator[bytes]:
     """Physical lines of a binary stream (ending kept), `head` already read from it."""
     rest = head
     for block in fh:  # up to and with each LF
-        pieces = [p for p in split.split(rest + block) if p]
-        rest = b""
+        joined = bool(rest)  # the head read before (it may hold line ends of its own)
+        if joined:
+            block, rest = rest + block, b""
+        cr = block.find(b"\r")
+        if not joined and (cr < 0 or split is _BYTES_SPLIT_LF or cr == len(block) - 2 and block.endswith(b"\r\n")):
+            yield block  # the usual case: one line, LF or CRLF
+            continue
+        pieces = [p for p in split.split(block) if p]
         if pieces and pieces[-1].endswith(b"\r") and not block.endswith(b"\n"):
             rest = pieces.pop()  # a CR at a block's end (a file's last bytes): its LF may follow
         yield from pieces

@@ -170,15 +170,17 @@ def _iter_jsonl(path: Path, encoding: str) -> Iterator[tuple[str, object]]:
             yield f"{path}:{lineno + 1}", item
             return
         _, offset, physical = item
-        for piece in _split_line(physical):
+        pieces = _split_line(physical)
+        for piece in pieces:
             lineno += 1
-            where = f"{path}:{lineno}"
+            at = offset
+            if len(pieces) > 1 and offset >= 0:  # CR-separated lines: the next one starts after this CR
+                offset += len(piece.encode(lines.encoding, "surrogateescape")) + 1
             text = piece.lstrip("\ufeff")  # the BOM of each file concatenated into this one
             if not text.strip():
-                offset += len(piece.encode(lines.encoding, "surrogateescape")) + 1
                 continue
-            problem = lines.problem(lineno, offset, piece) if offset >= 0 else None
-            offset = offset + len(piece.encode(lines.encoding, "surrogateescape")) + 1 if offset >= 0 else -1
+            where = f"{path}:{lineno}"
+            problem = lines.problem(lineno, at, piece) if at >= 0 else None
             if problem:
                 yield where, _Bad(problem, piece)
                 continue
@@ -449,6 +451,8 @@ def _as_text(value, field: str, repairs: list) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
+        if not _NEEDS_CARE.search(value):  # the usual case: one C-speed scan
+            return value.strip()
         surrogate = _SURROGATE.search(value)
         if surrogate:  # never replaced by U+FFFD: the row is set aside instead
             raise BadRow(f"field {field!r} holds a lone surrogate U+{ord(surrogate.group()):04X} (an escaped half "
@@ -468,6 +472,7 @@ def _as_text(value, field: str, repairs: list) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NEEDS_CARE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # surrogates, text.repair_text's controls
 # Role names (case-insensitive) of the three speakers; other names known to chat formats (tools,
 # function results) are turns of no speaker of ours, and any other name is a bad row.
 ROLES = {**dict.fromkeys(USER_ROLES + ("prompter",), "user"),
@@ -485,14 +490,20 @@ ALIASES = {
 }
 
 
-def _key(mapping: dict, style: dict, field: str, fixed: set, notes: Counter) -> str:
+def _note(notes: dict, what: str, n: int = 1) -> None:
+    if n:
+        notes[what] = notes.get(what, 0) + n
+
+
+def _key(mapping: dict, style: dict, field: str, fixed: set, notes: dict | None) -> str:
     """The key `mapping` holds `field` under: the style's name, else the first alias present."""
     name = style[field]
     if name in mapping or field in fixed:
         return name
     for alias in ALIASES.get(field, ()):
         if alias in mapping:
-            notes[f"{alias!r} read as {field}"] += 1
+            if notes is not None:
+                _note(notes, f"{alias!r} read as {field}")
             return alias
     return name
 
@@ -508,7 +519,7 @@ def _content(turn: dict, key: str, where: str, repairs: list) -> str:
 
 
 def _first_exchange(row: dict, style: dict, fixed: set, system_turns: str, repairs: list,
-                    notes: Counter) -> tuple[str, str]:
+                    notes: dict) -> tuple[str, str]:
     """(first user turn, the assistant turn after it) of a conversation row. Consecutive turns of
     one speaker count as one turn, their texts joined by a blank line; turns before the first user
     turn (but system ones) are skipped. Every turn must name a known role."""
@@ -522,7 +533,7 @@ def _first_exchange(row: dict, style: dict, fixed: set, system_turns: str, repai
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
             raise BadRow(f"{key}[{i}] is {_kind(turn)}, not an object")
-        role_key = _key(turn, style, "role", fixed, Counter())
+        role_key = _key(turn, style, "role", fixed, None)
         name = turn.get(role_key)
         if not isinstance(name, str) or not name.strip():
             raise BadRow(f"{key}[{i}] has no role (its {role_key!r} is {'missing' if name is None else repr(name)})")
@@ -532,11 +543,11 @@ def _first_exchange(row: dict, style: dict, fixed: set, system_turns: str, repai
         speakers.append(speaker)
 
     def text(i: int) -> str:
-        return _content(turns[i], _key(turns[i], style, "content", fixed, Counter()), f"{key}[{i}]", repairs)
+        return _content(turns[i], _key(turns[i], style, "content", fixed, None), f"{key}[{i}]", repairs)
 
     first_user = speakers.index("user") if "user" in speakers else len(turns)
     system = [text(i) for i in range(first_user) if speakers[i] == "system"]
-    notes["skipped_opening_turns"] += sum(1 for sp in speakers[:first_user] if sp != "system")
+    _note(notes, "skipped_opening_turns", sum(1 for sp in speakers[:first_user] if sp != "system"))
     if first_user == len(turns):
         return "", ""
 
@@ -544,7 +555,7 @@ def _first_exchange(row: dict, style: dict, fixed: set, system_turns: str, repai
         end = start
         while end < len(turns) and speakers[end] == speaker:
             end += 1
-        notes["joined_turns"] += end - start - 1
+        _note(notes, "joined_turns", end - start - 1)
         return "\n\n".join(t for t in map(text, range(start, end)) if t), end
 
     instruction, after = run(first_user, "user")
@@ -556,7 +567,7 @@ def _first_exchange(row: dict, style: dict, fixed: set, system_turns: str, repai
     return instruction, output
 
 
-def _fields(row: dict, style: dict, source: dict, repairs: list, notes: Counter) -> tuple[str, str, str]:
+def _fields(row: dict, style: dict, source: dict, repairs: list, notes: dict) -> tuple[str, str, str]:
     """(instruction, input, output) of one row; BadRow when the row cannot give them."""
     fixed = set(source.get("columns") or ())  # fields the source names itself: no alias is tried
     if "conversations" in style:
@@ -642,7 +653,7 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
             bad(where, f"expected a JSON object, got {type(row).__name__}", row)
             continue
         repairs: list[str] = []
-        row_notes: Counter = Counter()
+        row_notes: dict = {}
         try:
             instruction, input_text, output = _fields(row, style, source, repairs, row_notes)
         except BadRow as err:
@@ -652,7 +663,8 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
             bad(where, "nested too deeply to read", row)
             continue
         stats.records_in += 1
-        notes.update(+row_notes)
+        if row_notes:
+            notes.update(row_notes)
         for kind in dict.fromkeys(repairs):
             entry = repaired.setdefault(kind, {"what": REPAIRS[kind], "records": 0, "first": []})
             entry["records"] += 1
