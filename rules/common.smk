@@ -122,7 +122,7 @@ def resolved_sources():
 
 
 def source_inputs():
-    """The files rule raw reads: a source's path, or the files its glob of shards matches (a glob
+    """The files the raw stage reads: a source's path, or the files its glob of shards matches (a glob
     with no match stays as written, so Snakemake names it as the missing input)."""
     import glob
 
