@@ -173,7 +173,7 @@ def test_sharegpt_row_without_conversations_is_quarantined(tmp_path):
                                                "on_bad_line": "quarantine"}])
     assert [r["instruction"] for r in rows] == ["hi", "hi"]
     assert [q["reason"] for q in quarantine] == [
-        "missing field 'conversations'", "field 'conversations' is a str, not a list of turns",
+        "missing field 'conversations' (its columns: id)", "field 'conversations' is a str, not a list of turns",
         "field 'conversations[0].value' is a list, not text (only OpenAI text parts are read)",
         "expected a JSON object, got list"]
     assert quarantine[0]["location"] == f"{path}:1#1" and stats.records_in == 6

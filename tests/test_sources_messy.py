@@ -290,3 +290,30 @@ def test_empty_and_blank_files_warn(tmp_path):
         path.write_bytes(gzip.compress(b"") if name.endswith(".gz") else b"")
         got, stats, quarantine = raw(tmp_path, [q(path=str(path))])
         assert got == [] and quarantine == [] and "yielded no records" in stats.details["warnings"][0]
+
+
+def test_broken_element_mid_array_costs_that_element_only(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('[{"instruction": "a"},\n {bad json here},\n {"instruction": "b", "x": 1e999},\n'
+                    ' {"instruction": "c"}, 7, {"instruction": "d", "y": [1e999]}]', encoding="utf-8")
+    got, _, quarantine = raw(tmp_path, [q(path=str(path))])
+    assert [g[0] for g in got] == ["a", "c"]
+    assert [(x["location"], x["reason"][:24]) for x in quarantine] == [
+        (f"{path}:2#1", "invalid JSON (Expecting "), (f"{path}:3#2", "invalid JSON (number 1e9"),
+        (f"{path}:4#4", "expected a JSON object, "), (f"{path}:4#5", "invalid JSON (number 1e9")]
+
+
+def test_header_case_conversations_as_json_text_and_skipped_files(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "chats.csv").write_text(
+        'Conversations\n"[{""from"": ""human"", ""value"": ""csv chat""}, {""from"": ""gpt"", ""value"": ""ok""}]"\n'
+        '"[not json"\n', encoding="utf-8")
+    (folder / "notes.txt").write_text("not data\n")
+    got, stats, quarantine = raw(tmp_path, [q(path=str(folder), style="sharegpt")])
+    assert got == [("csv chat", "", "ok")]
+    assert quarantine[0]["location"] == f"{folder}/chats.csv:3"
+    assert quarantine[0]["reason"].startswith("field 'Conversations' is text that is not a JSON list of turns")
+    assert stats.details["read_notes"] == {"'Conversations' read as conversations": 1,
+                                           "'Conversations' read from JSON text": 1}
+    assert stats.details["warnings"][0].endswith(f"read as no data format and skipped: {folder}/notes.txt")

@@ -44,15 +44,19 @@ BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), 
 _ESCAPED = re.compile("[\udc80-\udcff]")
 
 
-def source_files(path_text: str, name: str) -> list[Path]:
+def source_files(path_text: str, name: str, skipped: list | None = None) -> list[Path]:
     """The files of a source's `path`: one file, every data file under a folder, or a glob's matches,
-    sorted. A folder's or a glob's files whose name says no known format are left out."""
+    sorted. A folder's files that are hidden, metadata or of no known format are left out; the
+    last kind is appended to `skipped`, so the caller can say so."""
     path = Path(path_text)
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))
-                       and format_from_name(p) is not None and p.name not in METADATA_FILES)
+        candidates = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))
+                            and p.name not in METADATA_FILES)
+        files = [p for p in candidates if format_from_name(p) is not None]
+        if skipped is not None:
+            skipped.extend(str(p) for p in candidates if format_from_name(p) is None)
         if not files:
             raise DataError(f"source {name!r}: folder {path} holds no data file (names ending in "
                             f"{', '.join(FORMAT_SUFFIXES)}, optionally compressed)")

@@ -139,8 +139,10 @@ def _skip_value(text: str, pos: int) -> int:
         elif c in "[{":
             depth += 1
         elif c in "]}":
+            if depth == 0:
+                return i  # the end of the array (or object) around a scalar
             depth -= 1
-            if depth <= 0:
+            if depth == 0:
                 return i + 1
         elif depth == 0 and c in ",\r\n \t":
             return i
@@ -277,18 +279,17 @@ def _iter_json(path: Path, encoding: str, records_key: str | None) -> Iterator[t
         try:
             obj, end = _json_value(text, pos)
         except BadRow as err:
-            problem = doc.problem(pos, len(text))
-            if problem:  # bytes the encoding cannot read broke the JSON: say that, not what followed
-                yield where, BrokenTail(problem, "undecodable text")
+            # Skip the unreadable element (by brackets and quotes) and read on; one that never
+            # closes is the file cut off there.
+            end = _skip_value(text, pos)
+            problem = doc.problem(pos, end)  # undecodable bytes in it: that is the reason to give
+            if end >= len(text):
+                yield where, BrokenTail(problem or err.args[0], "undecodable text" if problem else
+                                        "JSON array cut off or broken")
                 return
-            if not err.args[0].startswith("invalid JSON (") or "out of range" in err.args[0] \
-                    or "not a JSON number" in err.args[0]:
-                end = _skip_value(text, pos)  # a value Python cannot hold: skip it, read on
-                yield where, _Bad(str(err), text[pos:min(end, pos + 2000)])
-                pos, index = end, index + 1
-                continue
-            yield where, BrokenTail(err.args[0])
-            return
+            yield where, _Bad(problem or str(err), text[pos:min(end, pos + 2000)])
+            pos, index = end, index + 1
+            continue
         problem = doc.problem(pos, end)
         yield where, (_Bad(problem, text[pos:min(end, pos + 2000)]) if problem else obj)
         pos, index = end, index + 1
@@ -423,7 +424,7 @@ def _iter_file(path: Path, fmt: str, source: dict) -> Iterator[tuple[str, object
                         f"(set `format:` to one of {', '.join(FORMATS)})")
 
 
-def _iter_rows(source: dict) -> Iterator[tuple[str, object]]:
+def _iter_rows(source: dict, skipped: list | None = None) -> Iterator[tuple[str, object]]:
     """Yield (location, row) for a source; location is 'file:line' (JSONL, CSV/TSV: the row's first
     line), 'file:line#index' (JSON array), 'file:row N' (Parquet, Arrow) or 'hub_id#index'."""
     if source.get("hf_id"):
@@ -434,7 +435,7 @@ def _iter_rows(source: dict) -> Iterator[tuple[str, object]]:
         for i, row in enumerate(ds):
             yield f"{source['hf_id']}#{i}", row
         return
-    for path in source_files(source["path"], source["name"]):
+    for path in source_files(source["path"], source["name"], skipped):
         fmt = source.get("format") or format_from_name(path)
         if fmt is None:
             raise DataError(f"source {source['name']!r}: {path}: the name says no format; set `format:` to one "
@@ -505,7 +506,18 @@ def _key(mapping: dict, style: dict, field: str, fixed: set, notes: dict | None)
             if notes is not None:
                 _note(notes, f"{alias!r} read as {field}")
             return alias
+    wanted = (name, *ALIASES.get(field, ()))
+    for key in mapping:  # a header written "Instruction" or " output "
+        if isinstance(key, str) and key.strip().lower() in wanted:
+            if notes is not None:
+                _note(notes, f"{key!r} read as {field}")
+            return key
     return name
+
+
+def _columns(row: dict) -> str:
+    names = [str(k)[:40].encode("utf-8", "backslashreplace").decode() for k in list(row)[:12]]  # lone surrogates
+    return f"(its columns: {', '.join(names)}{', ...' if len(row) > 12 else ''})" if names else "(it has no columns)"
 
 
 def _content(turn: dict, key: str, where: str, repairs: list) -> str:
@@ -525,8 +537,14 @@ def _first_exchange(row: dict, style: dict, fixed: set, system_turns: str, repai
     turn (but system ones) are skipped. Every turn must name a known role."""
     key = _key(row, style, "conversations", fixed, notes)
     if key not in row:
-        raise BadRow(f"missing field {key!r}")
+        raise BadRow(f"missing field {key!r} {_columns(row)}")
     turns = row[key]
+    if isinstance(turns, str) and turns.lstrip().startswith("["):  # a column of JSON text (CSV, some Parquet)
+        try:
+            turns = _parse_line(turns)
+            _note(notes, f"{key!r} read from JSON text")
+        except BadRow as err:
+            raise BadRow(f"field {key!r} is text that is not a JSON list of turns ({err})") from None
     if not isinstance(turns, list):
         raise BadRow(f"field {key!r} is {_kind(turns)}, not a list of turns")
     speakers = []
@@ -577,7 +595,7 @@ def _fields(row: dict, style: dict, source: dict, repairs: list, notes: dict) ->
         fixed |= {"instruction", "input", "output"}
     keys = {f: _key(row, style, f, fixed, notes) if style.get(f) else None for f in ("instruction", "input", "output")}
     if keys["instruction"] not in row:
-        raise BadRow(f"missing field {style['instruction']!r}")
+        raise BadRow(f"missing field {style['instruction']!r} {_columns(row)}")
     return tuple(_as_text(row.get(keys[f]), keys[f], repairs) if keys[f] else ""
                  for f in ("instruction", "input", "output"))
 
@@ -633,7 +651,8 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
         stats.drop(reason)
         located.append({"location": where, "reason": reason, "line": _row_text(row)})
 
-    for where, row in _iter_rows(source):
+    skipped: list[str] = []  # files of a folder source that are no data file by their name
+    for where, row in _iter_rows(source, skipped):
         if isinstance(row, BrokenTail):
             message = f"{where}: {row.what} ({row.reason}); rest of the file skipped"
             stats.details.setdefault("warnings", []).append(message)
@@ -690,6 +709,11 @@ def normalize_source(source: dict, stats: StageStats, quarantine: list | None = 
         if limit and kept >= limit:
             stats.details.setdefault("truncated_at_limit", []).append(source["name"])
             break
+    if skipped:
+        message = (f"source {source['name']!r}: {len(skipped)} file(s) in its folder read as no data format "
+                   f"and skipped: {', '.join(skipped[:10])}{' ...' if len(skipped) > 10 else ''}")
+        stats.details.setdefault("warnings", []).append(message)
+        log.warning(message)
     if not repaired:
         stats.details.pop("repaired")
     if notes:
