@@ -298,6 +298,10 @@ def test_broken_element_mid_array_costs_that_element_only(tmp_path):
                     ' {"instruction": "c"}, 7, {"instruction": "d", "y": [1e999]}]', encoding="utf-8")
     got, _, quarantine = raw(tmp_path, [q(path=str(path))])
     assert [g[0] for g in got] == ["a", "c"]
+    stray = tmp_path / "stray.json"  # a broken element whose skip ends before a stray closer: no endless loop
+    stray.write_bytes(b'[{"instruction": "a"}, {"x": [{"y": 1}, \xc1"z": 2}]}, {"instruction": "b"}]')
+    got_stray, _, quarantine_stray = raw(tmp_path, [q(path=str(stray))])
+    assert [g[0] for g in got_stray] == ["a", "b"] and len(quarantine_stray) == 2
     assert [(x["location"], x["reason"][:24]) for x in quarantine] == [
         (f"{path}:2#1", "invalid JSON (Expecting "), (f"{path}:3#2", "invalid JSON (number 1e9"),
         (f"{path}:4#4", "expected a JSON object, "), (f"{path}:4#5", "invalid JSON (number 1e9")]

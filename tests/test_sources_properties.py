@@ -220,11 +220,12 @@ def test_every_encoding_and_container_reads_the_same_records(tmp_path_factory, r
         writer.writerow(["instruction", "output"])
         writer.writerows([r["instruction"], r["output"]] for r in records)
         text = out.getvalue()
-    expected, _, _ = _read(tmp_path, f"ref.{fmt}", text.encode("utf-8"))
+    expected, _, dropped = _read(tmp_path, f"ref.{fmt}", text.encode("utf-8"))
     body, suffix = _compress(text.encode(encoding), container)
     declared = {} if encoding in ("utf-8", "utf-8-sig", "utf-16", "utf-32") else {"encoding": encoding}
     got, stats, quarantine = _read(tmp_path, f"data.{fmt}{suffix}", body, **declared)
-    assert got == expected and quarantine == [] and stats.records_in == len(records)
+    assert got == expected and stats.records_in == len(records)
+    assert [x["reason"] for x in quarantine] == [x["reason"] for x in dropped]  # blank instructions alike
 
 
 def _encodable(char: str, encoding: str) -> bool:

@@ -288,7 +288,7 @@ def _byte_lines(fh, head: bytes, split: re.Pattern) -> Iterator[bytes]:
         yield from (p for p in split.split(rest) if p)
 
 
-def undecodable(text: str) -> int:
-    """Index of the first character decoding left of an invalid byte, or -1."""
-    found = _ESCAPED.search(text)
+def undecodable(text: str, start: int = 0, end: int | None = None) -> int:
+    """Index of the first character decoding left of an invalid byte in text[start:end], or -1."""
+    found = _ESCAPED.search(text, start, len(text) if end is None else end)
     return found.start() if found else -1

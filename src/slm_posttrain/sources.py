@@ -46,7 +46,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .records import DataError, StageStats
-from .source_files import FORMATS, BrokenTail, TextLines, container_of, format_from_name, open_binary, source_files
+from .source_files import (
+    FORMATS,
+    BrokenTail,
+    TextLines,
+    container_of,
+    format_from_name,
+    open_binary,
+    source_files,
+    undecodable,
+)
 from .text import REPAIRS, detect_lang, is_blank, repair_text
 
 log = logging.getLogger(__name__)
@@ -139,8 +148,8 @@ def _skip_value(text: str, pos: int) -> int:
         elif c in "[{":
             depth += 1
         elif c in "]}":
-            if depth == 0:
-                return i  # the end of the array (or object) around a scalar
+            if depth == 0:  # the end of the array around a scalar; a stray closer is skipped itself
+                return max(i, pos + 1)
             depth -= 1
             if depth == 0:
                 return i + 1
@@ -212,23 +221,21 @@ def _array_start(line: str) -> bool:
 
 
 class _JsonText:
-    """A JSON file's whole text, with the line of any character and the undecodable lines."""
+    """A JSON file's whole text, with the line of any character and why a span cannot be decoded."""
 
     def __init__(self, path: Path, encoding: str):
         self.path = path
-        parts, self.starts, self.problems, self.tail = [], [], {}, None
-        lines = TextLines(path, encoding, split_cr=False)
+        self.lines = TextLines(path, encoding, split_cr=False)
+        parts, self.starts, self.offsets, self.tail = [], [], [], None
         at = 0
-        for item in lines:
+        for item in self.lines:
             if isinstance(item, BrokenTail):
                 self.tail = item
                 break
-            lineno, offset, text = item
-            problem = lines.problem(lineno, offset, text) if offset >= 0 else None
-            if problem:
-                self.problems[lineno] = problem
+            _, offset, text = item
             parts.append(text)
             self.starts.append(at)
+            self.offsets.append(offset)
             at += len(text)
         self.text = "".join(parts)
         if self.text.startswith("\ufeff"):
@@ -238,11 +245,18 @@ class _JsonText:
         return bisect.bisect_right(self.starts, pos)
 
     def problem(self, start: int, end: int) -> str | None:
-        """The first undecodable line between two character positions, as a reason."""
-        for lineno in range(self.line(start), self.line(max(end - 1, start)) + 1):
-            if lineno in self.problems:
-                return self.problems[lineno]
-        return None
+        """Why the text between two character positions holds bytes the encoding cannot read (or
+        NULs of a UTF-16/32 file read as UTF-8), naming the first one's byte offset; None if none."""
+        found = undecodable(self.text, start, end)
+        nul = self.text.find("\x00", start, end) if self.lines.nul_guess else -1
+        if found < 0 and nul < 0:
+            return None
+        pos = min(p for p in (found, nul) if p >= 0)
+        lineno = self.line(pos)
+        first, offset = self.starts[lineno - 1], self.offsets[lineno - 1]
+        if offset >= 0:
+            offset += len(self.text[first:pos].encode(self.lines.encoding, "surrogateescape"))
+        return self.lines.problem(lineno, offset, self.text[pos:end])
 
 
 def _iter_json(path: Path, encoding: str, records_key: str | None) -> Iterator[tuple[str, object]]:
