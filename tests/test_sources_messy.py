@@ -205,6 +205,10 @@ def test_wrong_format_and_wrapped_arrays_say_what_to_set(tmp_path):
     array_in_jsonl.write_text(json.dumps([{"instruction": "x"}], indent=1), encoding="utf-8")
     with pytest.raises(DataError, match=r"a\.jsonl:1: a JSON array, not JSON lines .* set `format: json`"):
         raw(tmp_path, [{"name": "s", "path": str(array_in_jsonl)}])
+    pretty = tmp_path / "p.jsonl"
+    pretty.write_text(json.dumps({"instruction": "x"}, indent=2), encoding="utf-8")
+    with pytest.raises(DataError, match=r"p\.jsonl:1: a JSON object spread over several lines"):
+        raw(tmp_path, [{"name": "s", "path": str(pretty)}])
     lines_in_json = tmp_path / "l.json"
     lines_in_json.write_bytes(jsonl_bytes([{"instruction": "x"}, {"instruction": "y"}]))
     with pytest.raises(DataError, match=r"l\.json: holds JSON lines .* set `format: jsonl`"):

@@ -199,6 +199,10 @@ def _iter_jsonl(path: Path, encoding: str) -> Iterator[tuple[str, object]]:
                 yield where, _Bad("a JSON array, not JSON lines (one object per line): set `format: json` on "
                                   "the source", piece)
                 continue
+            if not seen_row and text.strip() == "{":
+                yield where, _Bad("a JSON object spread over several lines, not JSON lines (one object per "
+                                  "line): for one JSON document set `format: json`", piece)
+                continue
             seen_row = True
             try:
                 yield where, _parse_line(text)
