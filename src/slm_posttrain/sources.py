@@ -35,6 +35,7 @@ Counts always add up: records_in = records_out + dropped (quarantined rows are a
 from __future__ import annotations
 
 import bisect
+import codecs
 import csv
 import json
 import logging
@@ -429,6 +430,13 @@ def _iter_table(path: Path, fmt: str) -> Iterator[tuple[str, object]]:
 
 def _iter_file(path: Path, fmt: str, source: dict) -> Iterator[tuple[str, object]]:
     encoding = source.get("encoding") or "utf-8"
+    try:
+        known = codecs.lookup(encoding)._is_text_encoding
+    except LookupError:
+        known = False
+    if not known:
+        raise DataError(f"source {source['name']!r}: unknown text encoding {encoding!r} (a Python codec name: "
+                        "utf-8, gb18030, big5, shift_jis, latin-1, cp1252, utf-16, ...)")
     if fmt == "jsonl":
         yield from _iter_jsonl(path, encoding)
     elif fmt == "json":
