@@ -116,7 +116,7 @@ def open_binary(path: Path):
 
 
 # What a broken container raises while it is read (a cut-off download, a corrupt block).
-def _container_errors() -> tuple[type[BaseException], ...]:
+def container_errors() -> tuple[type[BaseException], ...]:
     errors = [EOFError, OSError, lzma.LZMAError, gzip.BadGzipFile]
     try:
         import zstandard
@@ -204,7 +204,7 @@ class TextLines:
                     yield from self._wide(fh, head)
                 else:
                     yield from self._narrow(fh, head)
-            except _container_errors() as err:
+            except container_errors() as err:
                 yield BrokenTail(f"compressed data broken or cut off ({type(err).__name__}: {err})",
                                  "broken container")
 

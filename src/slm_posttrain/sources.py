@@ -51,6 +51,7 @@ from .source_files import (
     FORMATS,
     BrokenTail,
     TextLines,
+    container_errors,
     container_of,
     format_from_name,
     open_binary,
@@ -409,8 +410,9 @@ def _iter_table(path: Path, fmt: str) -> Iterator[tuple[str, object]]:
     import pyarrow.ipc
     import pyarrow.parquet as pq
 
-    source = path if container_of(path) is None else pa.BufferReader(open_binary(path).read())
+    i = 0
     try:
+        source = path if container_of(path) is None else pa.BufferReader(open_binary(path).read())
         if fmt == "parquet":
             batches = pq.ParquetFile(source).iter_batches(batch_size=4096)
         else:
@@ -418,14 +420,18 @@ def _iter_table(path: Path, fmt: str) -> Iterator[tuple[str, object]]:
                 reader = pa.ipc.open_file(source)
                 batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
             except pa.ArrowInvalid:
-                batches = iter(pa.ipc.open_stream(source))
-        i = 0
+                try:
+                    batches = iter(pa.ipc.open_stream(source))
+                except pa.ArrowInvalid:  # Feather version 1 (before Arrow IPC files)
+                    import pyarrow.feather
+
+                    batches = iter(pyarrow.feather.read_table(source).to_batches())
         for batch in batches:
             for row in batch.to_pylist():
                 i += 1
                 yield f"{path}:row {i}", row
-    except (pa.ArrowException, OSError) as err:
-        raise DataError(f"{path}: not a readable {fmt} file ({err})") from None
+    except (pa.ArrowException, *container_errors()) as err:  # rows before a broken row group are kept
+        yield f"{path}:row {i + 1}", BrokenTail(f"not a readable {fmt} file ({err})", f"unreadable {fmt}")
 
 
 def _iter_file(path: Path, fmt: str, source: dict) -> Iterator[tuple[str, object]]:
