@@ -325,3 +325,28 @@ def test_header_case_conversations_as_json_text_and_skipped_files(tmp_path):
     assert stats.details["read_notes"] == {"'Conversations' read as conversations": 1,
                                            "'Conversations' read from JSON text": 1}
     assert stats.details["warnings"][0].endswith(f"read as no data format and skipped: {folder}/notes.txt")
+
+
+def test_feather_v1_compressed_parquet_and_unreadable_tables(tmp_path):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.feather
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([{"instruction": "table row", "output": "o"}])
+    with pytest.warns(DeprecationWarning):  # Feather v1 is old, and still found in dumps
+        pyarrow.feather.write_feather(table, tmp_path / "v1.feather", version=1)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    (tmp_path / "t.parquet.gz").write_bytes(gzip.compress(buffer.getvalue()))
+    (tmp_path / "cut.parquet.gz").write_bytes(gzip.compress(buffer.getvalue())[:50])
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    for name in ("v1.feather", "t.parquet.gz"):
+        assert raw(tmp_path, [q(path=str(tmp_path / name))])[0] == [("table row", "", "o")]
+    for name in ("cut.parquet.gz", "junk.parquet"):
+        got, _, quarantine = raw(tmp_path, [q(path=str(tmp_path / name))])
+        assert got == [] and quarantine[0]["location"] == f"{tmp_path / name}:row 1"
+        assert quarantine[0]["reason"].startswith("unreadable parquet (not a readable parquet file (")
+        with pytest.raises(DataError, match=rf"{name}:row 1: unreadable parquet"):
+            raw(tmp_path, [{"name": "s", "path": str(tmp_path / name)}])
