@@ -136,6 +136,22 @@ def _feature_spans(classes: np.ndarray, char_ngram: int) -> tuple[np.ndarray, np
     return starts, lengths[order]
 
 
+def _with_fallback(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, indptr: np.ndarray,
+                   char_ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """The feature spans with `features`' fallback added: for each text that has no feature, one
+    span from its first visible character to its last."""
+    text_of_char = np.cumsum(codes == 0) - (codes == 0)  # the text each character belongs to
+    empty = indptr[1:] == indptr[:-1]
+    at = np.flatnonzero(_visible()[codes] & empty[text_of_char])
+    if len(at) == 0:
+        return starts, lengths
+    text, first = np.unique(text_of_char[at], return_index=True)
+    last = np.append(first[1:], len(at)) - 1
+    order = np.argsort(np.concatenate([starts, at[first]]), kind="stable")
+    extra_lengths = at[last] - at[first] + 1
+    return np.concatenate([starts, at[first]])[order], np.concatenate([lengths, extra_lengths])[order]
+
+
 def _hash_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """simhash_reference.feature_hash of every byte span data[start:start + length] (data ends with 8
     spare bytes).
@@ -258,22 +274,6 @@ def _fingerprint_batch(texts: list[str], char_ngram: int) -> np.ndarray:
     positive = set_counts * 2 > np.diff(indptr)[:, None]  # more features with the bit set than without
     # Column i is bit i: packed little-endian, 8 bytes per row read as one little-endian uint64.
     return np.packbits(positive, axis=1, bitorder="little").view("<u8").ravel().astype(np.uint64)
-
-
-def _with_fallback(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, indptr: np.ndarray,
-                   char_ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """The feature spans with `features`' fallback added: for each text that has no feature, one
-    span from its first visible character to its last."""
-    text_of_char = np.cumsum(codes == 0) - (codes == 0)  # the text each character belongs to
-    empty = indptr[1:] == indptr[:-1]
-    at = np.flatnonzero(_visible()[codes] & empty[text_of_char])
-    if len(at) == 0:
-        return starts, lengths
-    text, first = np.unique(text_of_char[at], return_index=True)
-    last = np.append(first[1:], len(at)) - 1
-    order = np.argsort(np.concatenate([starts, at[first]]), kind="stable")
-    extra_lengths = at[last] - at[first] + 1
-    return np.concatenate([starts, at[first]])[order], np.concatenate([lengths, extra_lengths])[order]
 
 
 def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
