@@ -121,6 +121,19 @@ def resolved_sources():
     return out
 
 
+def source_inputs():
+    """The files the raw stage reads: a source's path, or the files its glob of shards matches (a glob
+    with no match stays as written, so Snakemake names it as the missing input)."""
+    import glob
+
+    out = []
+    for s in resolved_sources():
+        if s.get("path"):
+            matches = sorted(glob.glob(s["path"], recursive=True)) if glob.has_magic(s["path"]) else []
+            out.extend(matches or [s["path"]])
+    return out
+
+
 def hub_cache_inputs():
     """The stand-in hub cache the hub readers (zoo_model, raw) wait for, where the config has one."""
     return [f"{config['hf_home']}/stand_ins.json"] if config.get("hub_stand_ins") else []

@@ -3,7 +3,7 @@
 
 rule raw:
     input:
-        [s["path"] for s in resolved_sources() if s.get("path")],
+        source_inputs(),
         hub_cache_inputs(),
     output:
         data=f"{R}/data/raw.jsonl",

@@ -7,7 +7,7 @@ from slm_posttrain.sources import collect
 smk = snakemake  # noqa: F821
 log = setup(smk, "raw")
 stats = StageStats("raw")
-quarantine = []  # lines of sources with on_bad_line: quarantine that could not be read
+quarantine = []  # every dropped row with its location: bad rows, empty_instruction, too_long, cut-off tails
 write_jsonl(smk.output.data, collect(smk.params.sources, stats, quarantine))
 write_jsonl(smk.output.quarantine, quarantine)
 stats.write(smk.output.stats)

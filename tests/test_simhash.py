@@ -146,3 +146,20 @@ def test_batch_fingerprints_long_texts_small_batches(monkeypatch):
     monkeypatch.setattr(simhash, "_SLAB", 300)
     monkeypatch.setattr(simhash, "_BATCH_CHARS", 2000)
     assert [int(f) for f in simhash.fingerprints(texts)] == expected
+
+
+def test_texts_without_word_features_are_fingerprinted_by_their_characters():
+    """Emoji, symbol and punctuation prompts (no word, no CJK) are one feature each: distinct ones are
+    never near-duplicates, exact copies (up to surrounding whitespace) still are; batch equals reference."""
+    import numpy as np
+
+    from slm_posttrain.simhash import fingerprints, near_duplicates
+
+    symbols = ["😀", "😀😀", "🎉", "?!", "!?", "???", "→ ←", "← →", "★☆", "😀 🎉", "🎉 😀", ":-)", ";-)", "¯\\_(°)_/¯"]
+    texts = symbols + [" 😀 ", "?!"]  # copies
+    fps = fingerprints(texts, 1)
+    assert [int(f) for f in fps] == [fingerprint(t, 1) for t in texts]
+    assert len(set(fps[:len(symbols)].tolist())) == len(symbols)
+    dup_of = near_duplicates(np.asarray(fps), k=6)
+    assert dup_of.tolist() == [-1] * len(symbols) + [symbols.index("😀"), symbols.index("?!")]
+    assert features("😀 🎉") == ["😀 🎉"] and features("hello 😀") == ["hello"] and features(" \t") == []

@@ -80,7 +80,8 @@ def test_quarantine_counts_bad_lines_instead_of_stopping(tmp_path):
     assert [r["instruction"] for r in rows] == ["good one", "good two"]
     assert stats.records_in == 6 and stats.records_out == 2 and stats.dropped == {"quarantined": 4}
     reasons = sorted(q["reason"].split(" (")[0] for q in quarantine)
-    assert reasons == ["expected a JSON object, got list", "invalid JSON", "missing field 'instruction'", "not UTF-8"]
+    assert reasons == ["expected a JSON object, got list", "invalid JSON", "missing field 'instruction'",
+                       "not valid utf-8"]
     assert quarantine[0]["location"].endswith("mixed.jsonl:2") and quarantine[0]["source"] == "m"
 
 
@@ -111,15 +112,16 @@ def _raw(tmp_path, sources):
     return rows, stats, quarantine
 
 
-def test_lone_surrogate_is_repaired_and_written(tmp_path):
+def test_lone_surrogate_is_a_bad_row_never_a_replacement_character(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_text('{"instruction": "bad \\ud800 text", "output": "ok \\udfff"}\n'
                     '{"instruction": "emoji \\ud83d\\ude00 pair", "output": "nul\\u0000 here"}\n', encoding="utf-8")
-    rows, stats, _ = _raw(tmp_path, [{"name": "s", "path": str(path), "on_bad_line": "quarantine"}])
-    assert rows[0]["instruction"] == "bad \ufffd text" and rows[0]["output"] == "ok \ufffd"
-    assert rows[1]["instruction"] == "emoji \U0001F600 pair" and rows[1]["output"] == "nul here"
+    rows, stats, quarantine = _raw(tmp_path, [{"name": "s", "path": str(path), "on_bad_line": "quarantine"}])
+    assert [(r["instruction"], r["output"]) for r in rows] == [("emoji \U0001F600 pair", "nul here")]
+    assert [(q["location"], q["reason"]) for q in quarantine] == [
+        (f"{path}:1", "field 'instruction' holds a lone surrogate U+D800 (an escaped half of a UTF-16 pair), not text")]
     repaired = stats.details["repaired"]
-    assert repaired["lone_surrogate"]["records"] == 1 and repaired["lone_surrogate"]["first"] == [f"{path}:1"]
+    assert "lone_surrogate" not in repaired
     assert repaired["control_character"]["first"] == [f"{path}:2"]
 
 
@@ -171,11 +173,11 @@ def test_sharegpt_row_without_conversations_is_quarantined(tmp_path):
                                                "on_bad_line": "quarantine"}])
     assert [r["instruction"] for r in rows] == ["hi", "hi"]
     assert [q["reason"] for q in quarantine] == [
-        "missing field 'conversations'", "field 'conversations' is a str, not a list of turns",
+        "missing field 'conversations' (its columns: id)", "field 'conversations' is a str, not a list of turns",
         "field 'conversations[0].value' is a list, not text (only OpenAI text parts are read)",
         "expected a JSON object, got list"]
-    assert quarantine[0]["location"] == f"{path}#1" and stats.records_in == 6
-    with pytest.raises(DataError, match=r"sg\.json#1: missing field 'conversations'"):
+    assert quarantine[0]["location"] == f"{path}:1#1" and stats.records_in == 6
+    with pytest.raises(DataError, match=r"sg\.json:1#1: missing field 'conversations'"):
         list(collect([{"name": "sg", "path": str(path), "style": "sharegpt"}], StageStats("raw")))
 
 
@@ -194,7 +196,8 @@ def test_messages_style_with_a_stated_system_rule(tmp_path):
     assert [(r["instruction"], r["output"]) for r in rows] == [("Name a colour.", "Blue."),
                                                                ("Part one. Part two.", "")]
     assert stats.dropped == {"empty_instruction": 1, "quarantined": 1}
-    assert quarantine[0]["reason"].startswith("field 'messages[0].content' is a list, not text")
+    assert [(q["location"], q["reason"][:47]) for q in quarantine] == [
+        (f"{path}:3", "empty_instruction"), (f"{path}:4", "field 'messages[0].content' is a list, not text")]
     rows, _, _ = _raw(tmp_path, [{**source, "system_turns": "prepend"}])
     assert rows[0]["instruction"] == "Be brief.\n\nName a colour."
 

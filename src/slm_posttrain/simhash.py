@@ -26,15 +26,26 @@ _MULTIPLIER = 0x9E3779B97F4A7C15  # odd, so multiplying by it is a bijection mod
 
 
 def features(text: str, char_ngram: int = 2) -> list[str]:
-    """Words for alphabetic text; character n-grams for CJK runs (Chinese has no spaces)."""
+    """Words for alphabetic text; character n-grams for CJK runs (Chinese has no spaces). A text
+    with neither (only emoji, symbols, punctuation) is one feature: its characters from the first
+    visible one to the last. Else all such texts would have no feature and one fingerprint; as one
+    feature, distinct ones get unrelated fingerprints and only copies match."""
     text = text.lower()
     if not _CJK_RUN.search(text):  # a C-speed test: most texts have no CJK at all
-        return _WORD.findall(text)
-    feats = []
-    for run in _CJK_RUN.findall(text):
-        feats.extend(_ngrams(run, char_ngram))
-    feats.extend(_WORD.findall(_CJK_RUN.sub(" ", text)))
+        feats = _WORD.findall(text)
+    else:
+        feats = []
+        for run in _CJK_RUN.findall(text):
+            feats.extend(_ngrams(run, char_ngram))
+        feats.extend(_WORD.findall(_CJK_RUN.sub(" ", text)))
+    if not feats:
+        runs = list(_VISIBLE_RUN.finditer(text.replace(_SEP, " ")))
+        if runs:
+            feats = [text[runs[0].start():runs[-1].end()].replace(_SEP, " ")]
     return feats
+
+
+_VISIBLE_RUN = re.compile("[^\\s\x00]+")  # NUL: simhash's batch separator, read as a space
 
 
 def _ngrams(run: str, n: int) -> list[str]:
@@ -76,6 +87,16 @@ def _char_classes() -> np.ndarray:
     return classes
 
 
+@lru_cache(maxsize=1)
+def _visible() -> np.ndarray:
+    """Whether each code point is one `_VISIBLE_RUN` matches."""
+    every_char = "".join(map(chr, range(0x110000)))
+    visible = np.zeros(0x110000, dtype=bool)
+    for match in _VISIBLE_RUN.finditer(every_char):
+        visible[match.start():match.end()] = True
+    return visible
+
+
 def _runs(is_class: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each maximal run of True."""
     edges = np.diff(is_class.view(np.int8), prepend=np.int8(0), append=np.int8(0))
@@ -113,6 +134,22 @@ def _feature_spans(classes: np.ndarray, char_ngram: int) -> tuple[np.ndarray, np
     starts = np.concatenate([word_starts, gram_starts])[order]
     lengths = np.concatenate([word_ends - word_starts, np.minimum(run_lengths, char_ngram)[run_of]])
     return starts, lengths[order]
+
+
+def _with_fallback(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, indptr: np.ndarray,
+                   char_ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """The feature spans with `features`' fallback added: for each text that has no feature, one
+    span from its first visible character to its last."""
+    text_of_char = np.cumsum(codes == 0) - (codes == 0)  # the text each character belongs to
+    empty = indptr[1:] == indptr[:-1]
+    at = np.flatnonzero(_visible()[codes] & empty[text_of_char])
+    if len(at) == 0:
+        return starts, lengths
+    text, first = np.unique(text_of_char[at], return_index=True)
+    last = np.append(first[1:], len(at)) - 1
+    order = np.argsort(np.concatenate([starts, at[first]]), kind="stable")
+    extra_lengths = at[last] - at[first] + 1
+    return np.concatenate([starts, at[first]])[order], np.concatenate([lengths, extra_lengths])[order]
 
 
 def _hash_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -226,6 +263,13 @@ def _fingerprint_batch(texts: list[str], char_ngram: int) -> np.ndarray:
         byte_lengths = byte_offset[starts + lengths] - byte_starts
     indptr = np.zeros(n + 1, dtype=np.int64)  # text t's features: those before its separator
     indptr[1:] = np.searchsorted(starts, np.flatnonzero(codes == 0))
+    if np.any(indptr[1:] == indptr[:-1]):  # texts without word features: n-grams of visible characters
+        starts, lengths = _with_fallback(codes, starts, lengths, indptr, char_ngram)
+        byte_starts, byte_lengths = starts, lengths
+        if not ascii_only:
+            byte_starts = byte_offset[starts]
+            byte_lengths = byte_offset[starts + lengths] - byte_starts
+        indptr[1:] = np.searchsorted(starts, np.flatnonzero(codes == 0))
     set_counts = _bit_counts(_hash_spans(utf8, byte_starts, byte_lengths), indptr)
     positive = set_counts * 2 > np.diff(indptr)[:, None]  # more features with the bit set than without
     # Column i is bit i: packed little-endian, 8 bytes per row read as one little-endian uint64.

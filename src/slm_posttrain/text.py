@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -45,3 +46,13 @@ def repair_text(text: str) -> tuple[str, list[str]]:
         text = _CONTROL.sub("", text)
         repairs.append("control_character")
     return text, repairs
+
+
+# Characters that show nothing but are not whitespace to str.isspace: format characters (category
+# Cf: zero-width space and joiners, BOM, bidi marks, soft hyphen) and the Hangul and braille fillers.
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(text: str) -> bool:
+    """True when `text` holds nothing visible: only whitespace and invisible characters."""
+    return all(c.isspace() or c in _FILLERS or unicodedata.category(c) == "Cf" for c in text)
