@@ -17,9 +17,10 @@ so the runs are compared without looking anything up. A pair that agrees on seve
 kept only in the first such table (the one keyed on its lowest b - k agreeing blocks), so every
 pair within k comes out exactly once, with no set of pairs to deduplicate.
 
-Written by hand: the Python simhash packages (`simhash`, `simhash-py`) query one fingerprint at a
-time against k + 1 blocks or need a compiler; nothing kept on PyPI builds multi-table permuted
-indexes over numpy arrays. Here each table is a handful of whole-array numpy steps.
+Written by hand: `simhash` 2.1.2 (pure Python) queries one fingerprint at a time against k + 1
+blocks; `simhash-py` (seomoz, last release 2017) has multi-table search in C++ but ships no wheel
+(it needs a compiler), nor do its forks; nothing kept on PyPI builds permuted tables over numpy
+arrays. Here each table is a handful of whole-array numpy steps.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ MAX_EXTRA_BLOCKS = 6  # b is chosen in [k + 1, k + 1 + this]
 # fingerprints): per fingerprint and table (permute, sort, find the runs) and per candidate pair
 # compared (gathers, xor, popcount, filters). Only their ratio matters to the choice.
 _NS_PER_FINGERPRINT_TABLE = 35.0
-_NS_PER_CANDIDATE = 70.0
+_NS_PER_CANDIDATE = 40.0
 _CHUNK = 1 << 16  # fingerprints permuted at a time: the temporaries stay in the CPU cache
 _ONES = np.uint64((1 << 64) - 1)
 
@@ -123,6 +124,31 @@ def _lowest_bits(masks: np.ndarray, count: int) -> np.ndarray:
     return low
 
 
+def _pairs_in_runs(values: np.ndarray, key_bits: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """In sorted distinct `values`, the pairs within Hamming distance k whose top key_bits are equal.
+
+    Each run of equal keys yields its pairs at growing offsets: at offset 1 over the whole array
+    (the xor of neighbours also tells where runs go on), then only at the positions whose run is
+    still long enough, narrowed offset by offset with a one-byte-per-value flag array."""
+    neighbours = values[1:] ^ values[:-1]
+    goes_on = np.zeros(len(values), dtype=bool)  # goes_on[i]: values[i + 1] has values[i]'s key
+    if key_bits < 64:  # with all 64 bits as key, distinct values never share one
+        np.less(neighbours, np.uint64(1) << np.uint64(64 - key_bits), out=goes_on[:-1])
+    close = np.flatnonzero(goes_on[:-1] & (np.bitwise_count(neighbours) <= k))
+    del neighbours
+    a_parts, b_parts = [values[close]], [values[close + 1]]
+    at = np.flatnonzero(goes_on)
+    offset = 1
+    while len(at):
+        at = at[goes_on[at + offset]]  # now: positions whose run holds position + offset + 1
+        offset += 1
+        partner = at + offset
+        close = np.bitwise_count(values[at] ^ values[partner]) <= k
+        a_parts.append(values[at[close]])
+        b_parts.append(values[partner[close]])
+    return np.concatenate(a_parts), np.concatenate(b_parts)
+
+
 def close_pairs(fps: np.ndarray, k: int, blocks: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every pair of distinct positions (i, j), i < j, of distinct fingerprints `fps` whose Hamming
     distance is at most k, each once, in no particular order: two int64 arrays. `blocks` fixes the
@@ -142,22 +168,11 @@ def close_pairs(fps: np.ndarray, k: int, blocks: int | None = None) -> tuple[np.
         segments = _segments(key, bounds)
         permuted = _permute(fps, segments)
         permuted.sort()
-        runs = permuted >> np.uint64(64 - key_bits) if key_bits < 64 else permuted
-        at = np.flatnonzero(runs[1:] == runs[:-1])  # positions whose run of equal keys goes on
-        a_parts, b_parts = [], []
-        offset = 1
-        while len(at):  # the pairs at each offset within a run, as long as some run is that long
-            close = at[np.bitwise_count(permuted[at] ^ permuted[at + offset]) <= k]
-            a_parts.append(permuted[close])
-            b_parts.append(permuted[close + offset])
-            offset += 1
-            at = at[at + offset < n]
-            at = at[runs[at + offset] == runs[at]]
-        if not a_parts:
+        a, b = _pairs_in_runs(permuted, key_bits, k)
+        if not len(a):
             continue
         inverse = [(dest, width, lo) for lo, width, dest in segments]
-        a = _permute(np.concatenate(a_parts), inverse)
-        b = _permute(np.concatenate(b_parts), inverse)
+        a, b = _permute(a, inverse), _permute(b, inverse)
         agree = np.zeros(len(a), dtype=np.uint64)  # bit i: block i equal in both
         for i, (lo, width) in enumerate(bounds):
             same = (((a ^ b) >> np.uint64(lo)) & (_ONES >> np.uint64(64 - width))) == 0
