@@ -66,9 +66,9 @@ def expected_cost(k: int, blocks: int, n: int) -> float:
 
 def block_count(k: int, n: int) -> int:
     """The block count with the least expected cost for n fingerprints at distance k, among k + 1 ..
-    k + 1 + MAX_EXTRA_BLOCKS with at most MAX_TABLES tables (k + 1 is always allowed). At k = 6 this is
-    7 blocks (7 tables) for a few hundred fingerprints, 9 (84 tables) around a million, 10 (210) past
-    ten million; at k = 3, 4 blocks up to ~1M and 5 (10 tables of 25-26 bits) beyond."""
+    k + 1 + MAX_EXTRA_BLOCKS with at most MAX_TABLES tables (k + 1 is always allowed). At k = 6: 7
+    blocks (7 tables) below ~3,000 fingerprints, 8 (28) below ~250,000, 9 (84 tables of 21-22-bit keys)
+    below ~8M, 10 (210) beyond; at k = 3: 4 blocks below ~200,000, 5 (10 tables of 25-26 bits) beyond."""
     candidates = [b for b in range(k + 1, min(k + 2 + MAX_EXTRA_BLOCKS, 65))
                   if b == k + 1 or comb(b, k) <= MAX_TABLES]
     return min(candidates, key=lambda b: expected_cost(k, b, n))
