@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import multiprocessing
 import os
 import resource
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from math import comb
@@ -186,6 +188,8 @@ def main() -> None:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 name = f"{names.get(lang, lang)}, {size:,}"
                 columns[name] = pool.submit(measure, lang, size, size == sizes[0], args).result()
+                # each column as it is done, so a run stopped early still says what it measured
+                print(json.dumps({name: columns[name]}, ensure_ascii=False), file=sys.stderr, flush=True)
     rows = list(dict.fromkeys(row for column in columns.values() for row in column))
     print("| measure | " + " | ".join(columns) + " |")
     print("| --- |" + " --- |" * len(columns))
