@@ -251,15 +251,16 @@ def near_duplicates(fps: np.ndarray, k: int = 3, blocks: int | None = None) -> n
     order_u = np.argsort(first)  # unique fingerprints in order of first appearance
     rank = np.empty_like(order_u)
     rank[order_u] = np.arange(len(order_u))  # rank[r] = when uniq[r] first appears, among distinct ones
-    u = uniq[order_u]  # u[r] = r-th distinct fingerprint to appear; index r follows input order
+    m = len(uniq)  # distinct fingerprints, numbered by rank: their order of first appearance
     a, b = (rank[side] for side in close_pairs(uniq, k, blocks))
-    pairs = np.sort(np.maximum(a, b) * len(u) + np.minimum(a, b))  # later * len(u) + earlier, each pair once
-    u_dup = np.full(len(u), -1, dtype=np.int64)
+    pairs = np.sort(np.maximum(a, b) * m + np.minimum(a, b))  # later * m + earlier, each pair once
+    dup_list = [-1] * m  # a list: the loop below reads and writes single items
     # Sorted by later, then earlier: when a pair is read, earlier's fate is already final. The kept
     # set depends on every earlier verdict, so this stays a loop (over close pairs only).
-    for later, earlier in zip(*map(np.ndarray.tolist, np.divmod(pairs, len(u))), strict=True):
-        if u_dup[later] < 0 and u_dup[earlier] < 0:
-            u_dup[later] = earlier
+    for later, earlier in zip(*map(np.ndarray.tolist, np.divmod(pairs, m)), strict=True):
+        if dup_list[later] < 0 and dup_list[earlier] < 0:
+            dup_list[later] = earlier
+    u_dup = np.array(dup_list, dtype=np.int64)
     # Back to records: the first record of each distinct fingerprint takes its fingerprint's answer;
     # later copies duplicate that first record if it was kept, else what it duplicates.
     first_record = first[order_u]
