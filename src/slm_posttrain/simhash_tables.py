@@ -74,11 +74,17 @@ def block_count(k: int, n: int) -> int:
     return min(candidates, key=lambda b: expected_cost(k, b, n))
 
 
+def _block_order(key: tuple[int, ...], blocks: int) -> list[int]:
+    """Blocks from the top bits of a table's permuted value down: its key blocks, then the others, each
+    group highest block first."""
+    return sorted(key, reverse=True) + [i for i in reversed(range(blocks)) if i not in key]
+
+
 def _segments(key: tuple[int, ...], bounds: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """The permutation that moves the key blocks to the top bits and the other blocks below them, each
     group highest block first: (source low bit, width, destination low bit) per run of adjacent blocks
     that move together (so a key of adjacent blocks is one shift)."""
-    order = sorted(key, reverse=True) + [i for i in reversed(range(len(bounds))) if i not in key]
+    order = _block_order(key, len(bounds))
     segments: list[list[int]] = []
     top = 64
     for i in order:
@@ -111,17 +117,6 @@ def _permute(values: np.ndarray, segments: list[tuple[int, int, int]]) -> np.nda
                 np.left_shift(t, dest, out=t)
             np.bitwise_or(o, t, out=o)
     return out
-
-
-def _lowest_bits(masks: np.ndarray, count: int) -> np.ndarray:
-    """Each mask with only its `count` lowest set bits kept (all of them when it has fewer)."""
-    masks = masks.copy()
-    low = np.zeros_like(masks)
-    for _ in range(count):
-        bit = masks & (~masks + np.uint64(1))  # the lowest set bit (two's complement)
-        low |= bit
-        masks ^= bit
-    return low
 
 
 def _pairs_in_runs(values: np.ndarray, key_bits: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,15 +166,21 @@ def close_pairs(fps: np.ndarray, k: int, blocks: int | None = None) -> tuple[np.
         a, b = _pairs_in_runs(permuted, key_bits, k)
         if not len(a):
             continue
+        # Kept here only if this key is the pair's lowest b - k agreeing blocks: every block outside the
+        # key and below its highest block differs. Read in permuted form, those blocks are the lowest
+        # bits; one block at a time, so pairs that agree somewhere there drop out early.
+        top, placed = 64, {}  # block -> its low bit in permuted form
+        for i in _block_order(key, blocks):
+            top -= bounds[i][1]
+            placed[i] = top
+        x = a ^ b
+        for i in range(max(key)):
+            if i not in key:
+                differs = ((x >> np.uint64(placed[i])) & (_ONES >> np.uint64(64 - bounds[i][1]))) != 0
+                a, b, x = a[differs], b[differs], x[differs]
         inverse = [(dest, width, lo) for lo, width, dest in segments]
-        a, b = _permute(a, inverse), _permute(b, inverse)
-        agree = np.zeros(len(a), dtype=np.uint64)  # bit i: block i equal in both
-        for i, (lo, width) in enumerate(bounds):
-            same = (((a ^ b) >> np.uint64(lo)) & (_ONES >> np.uint64(64 - width))) == 0
-            agree |= same.astype(np.uint64) << np.uint64(i)
-        mine = _lowest_bits(agree, blocks - k) == np.uint64(sum(1 << i for i in key))
-        firsts.append(a[mine])
-        seconds.append(b[mine])
+        firsts.append(_permute(a, inverse))
+        seconds.append(_permute(b, inverse))
     if not firsts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     i = where[np.searchsorted(by_value, np.concatenate(firsts))]
