@@ -19,7 +19,7 @@ pair within k comes out exactly once, with no set of pairs to deduplicate.
 
 Written by hand: `simhash` 2.1.2 (pure Python) queries one fingerprint at a time against k + 1
 blocks; `simhash-py` (seomoz, last release 2017) has multi-table search in C++ but ships no wheel
-(it needs a compiler), nor do its forks; nothing kept on PyPI builds permuted tables over numpy
+(it needs a compiler), nor does simhash-pybind; nothing kept on PyPI builds permuted tables over numpy
 arrays. Here each table is a handful of whole-array numpy steps.
 """
 
