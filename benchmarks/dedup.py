@@ -2,28 +2,37 @@
 """Simhash dedup at scale: synthetic short instructions with planted near-duplicates.
 
     pip install -r benchmarks/requirements.txt
-    python benchmarks/dedup.py --records 1000000 --peer-records 20000 --check-records 3000
+    python benchmarks/dedup.py --records 1000000,5000000 --ks 3,6 --peer-records 20000 --check-records 3000
 
 Two corpora: English-like (space-separated words) and Chinese-like (CJK words run together with
 Chinese punctuation, so features are character bigrams), 10% near-duplicates planted in each.
-Prints a Markdown table, one column per corpus: fingerprints/s, index+query time, peak memory,
-the `simhash` package's SimhashIndex doing the same work (fingerprint the same features, query,
-add) on a subset, and agreement with brute force. Times on the subset are the best of --repeat
-runs, so a busy core does not decide the ratio.
+Prints a Markdown table, one column per corpus and size: fingerprints/s, then per Hamming distance
+k the block layout the index chose (simhash_tables.block_count), its index+query time and the
+near-duplicates found; peak memory; and, at the first size, the `simhash` package's SimhashIndex
+doing the same work (fingerprint the same features, query, add) on a subset and agreement with brute
+force, per k. Times on the subset are the best of --repeat runs, so a busy core does not decide the
+ratio. The fingerprints are taken once per column and searched at every k. The index is timed both
+on the wall clock and in CPU seconds of the process (one thread), with the machine's load average, so
+a run on a shared machine still says what the work costs.
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import multiprocessing
+import os
 import resource
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from math import comb
 
 import numpy as np
 
 from slm_posttrain.simhash import features, fingerprints, near_duplicates
 from slm_posttrain.simhash_reference import deduplicate_brute_force
+from slm_posttrain.simhash_tables import block_count
 
 
 def _vocab(lang: str, rng: np.random.Generator) -> tuple[list[str], str]:
@@ -108,59 +117,84 @@ def best_of(repeat: int, run, *args) -> dict:
     return min((run(*args) for _ in range(repeat)), key=lambda result: result["total_s"])
 
 
-def measure(lang: str, args: argparse.Namespace) -> dict[str, str]:
-    texts = synthetic(args.records, lang=lang)
+def measure(lang: str, records: int, first_size: bool, args: argparse.Namespace) -> dict[str, str]:
+    load_before = os.getloadavg()[0]
+    texts = synthetic(records, lang=lang)
     base_rss = reset_peak_rss()
-    ours = run_ours(texts, args.k)
-    column = {"records": f"{args.records:,}",
-              "fingerprints/s": f"{args.records / ours['fingerprint_s']:,.0f}",
-              "fingerprint time (s)": f"{ours['fingerprint_s']:.1f}",
-              "index + query time (s)": f"{ours['index_query_s']:.1f}",
-              "total (s)": f"{ours['total_s']:.1f}",
-              "near-duplicates found": f"{ours['dups']:,}",
-              "peak RSS (MB), of which input texts": f"{peak_rss_mb():,.0f} ({base_rss:,.0f})"}
+    t0 = time.perf_counter()
+    fps = fingerprints(texts)
+    fingerprint_s = time.perf_counter() - t0
     del texts
+    column = {"records": f"{records:,}",
+              "fingerprints/s": f"{records / fingerprint_s:,.0f}",
+              "fingerprint time (s)": f"{fingerprint_s:.1f}"}
+    distinct = len(np.unique(fps))
+    for k in args.ks:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        dup_of = near_duplicates(fps, k)
+        index_s, index_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        blocks = block_count(k, distinct)
+        column.update({f"k={k}: blocks (tables)": f"{blocks} ({comb(blocks, k)})",
+                       f"k={k}: index + query time (s)": f"{index_s:.1f}",
+                       f"k={k}: index + query CPU time (s)": f"{index_cpu:.1f}",
+                       f"k={k}: total with fingerprints (s)": f"{fingerprint_s + index_s:.1f}",
+                       f"k={k}: near-duplicates found": f"{int((dup_of >= 0).sum()):,}"})
+    column["peak RSS (MB), of which input texts"] = f"{peak_rss_mb():,.0f} ({base_rss:,.0f})"
+    column["machine load (1-min average) before / after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
+    if first_size:
+        column.update(subset_checks(lang, args))
+    return column
 
+
+def subset_checks(lang: str, args: argparse.Namespace) -> dict[str, str]:
+    """Per k: the `simhash` package against ours on a subset, and brute force on a smaller one."""
+    column = {}
     sub = synthetic(args.peer_records, lang=lang)  # the same seed: the first records of the corpus
     n_sub = f"{len(sub):,}"
-    ours_sub = best_of(args.repeat, run_ours, sub, args.k)
-    try:
-        peer = best_of(args.repeat, run_peer, sub, args.k)
-        column.update({
-            f"simhash.SimhashIndex on {n_sub}, best of {args.repeat} (s)": f"{peer['total_s']:.2f}",
-            f"ours on the same {n_sub}, best of {args.repeat} (s)": f"{ours_sub['total_s']:.3f}",
-            "speed-up (time ratio)": f"{peer['total_s'] / ours_sub['total_s']:.0f}x",
-            "duplicates found: simhash pkg / ours": f"{peer['dups']:,} / {ours_sub['dups']:,}"})
-    except ImportError:
-        column["simhash package"] = "not installed: pip install -r benchmarks/requirements.txt"
-
     check = [{"id": str(i), "instruction": t} for i, t in enumerate(sub[: args.check_records])]
-    brute = deduplicate_brute_force(check, args.k)
-    fast = [str(d) if d >= 0 else None for d in run_ours([c["instruction"] for c in check], args.k)["dup_of"]]
-    column[f"same duplicates as brute force on {len(check):,}"] = "yes" if brute == fast else "NO"
+    for k in args.ks:
+        ours_sub = best_of(args.repeat, run_ours, sub, k)
+        try:
+            peer = best_of(args.repeat, run_peer, sub, k)
+            column.update({
+                f"k={k}: simhash.SimhashIndex on {n_sub}, best of {args.repeat} (s)": f"{peer['total_s']:.2f}",
+                f"k={k}: ours on the same {n_sub}, best of {args.repeat} (s)": f"{ours_sub['total_s']:.3f}",
+                f"k={k}: speed-up (time ratio)": f"{peer['total_s'] / ours_sub['total_s']:.0f}x",
+                f"k={k}: duplicates found: simhash pkg / ours": f"{peer['dups']:,} / {ours_sub['dups']:,}"})
+        except ImportError:
+            column["simhash package"] = "not installed: pip install -r benchmarks/requirements.txt"
+        brute = deduplicate_brute_force(check, k)
+        fast = [str(d) if d >= 0 else None for d in run_ours([c["instruction"] for c in check], k)["dup_of"]]
+        column[f"k={k}: same duplicates as brute force on {len(check):,}"] = "yes" if brute == fast else "NO"
     return column
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--records", default="1000000", help="comma-separated corpus sizes, one column each")
     parser.add_argument("--peer-records", type=int, default=20_000)
     parser.add_argument("--check-records", type=int, default=3_000)
     parser.add_argument("--repeat", type=int, default=3, help="subset timings: best of this many runs")
     parser.add_argument("--langs", default="en,zh", help="corpora: en (English-like), zh (Chinese-like)")
-    parser.add_argument("-k", type=int, default=3)
+    parser.add_argument("--ks", default="3,6", help="comma-separated Hamming distances")
     args = parser.parse_args()
+    args.ks = [int(k) for k in args.ks.split(",")]
 
-    langs = args.langs.split(",")
-    columns = {}
-    for lang in langs:  # each corpus in a fresh process, so its peak RSS is its own
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            columns[lang] = pool.submit(measure, lang, args).result()
+    sizes = [int(n) for n in args.records.split(",")]
     names = {"en": "English-like", "zh": "Chinese-like"}
-    print("| measure | " + " | ".join(names.get(lang, lang) for lang in langs) + " |")
-    print("| --- |" + " --- |" * len(langs))
-    for row in columns[langs[0]]:
-        print(f"| {row} | " + " | ".join(columns[lang].get(row, "") for lang in langs) + " |")
+    columns = {}
+    for size in sizes:
+        for lang in args.langs.split(","):  # each column in a fresh process, so its peak RSS is its own
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                name = f"{names.get(lang, lang)}, {size:,}"
+                columns[name] = pool.submit(measure, lang, size, size == sizes[0], args).result()
+                # each column as it is done, so a run stopped early still says what it measured
+                print(json.dumps({name: columns[name]}, ensure_ascii=False), file=sys.stderr, flush=True)
+    rows = list(dict.fromkeys(row for column in columns.values() for row in column))
+    print("| measure | " + " | ".join(columns) + " |")
+    print("| --- |" + " --- |" * len(columns))
+    for row in rows:
+        print(f"| {row} | " + " | ".join(column.get(row, "") for column in columns.values()) + " |")
 
 
 if __name__ == "__main__":

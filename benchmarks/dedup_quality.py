@@ -9,8 +9,11 @@ per kind of edit; a copy counts as found when its fingerprint is within Hamming 
 original's (MinHash: when an LSH query with the copy returns the original). False positives: pairs of
 distinct sampled sentences within k (LSH: candidate pairs); a few are real near-duplicates of the
 benchmarks themselves (templated questions), so they bound the false-positive rate from above.
+Then, per language, what dedup itself drops among all distinct sentences at growing corpus sizes,
+and how many of those drops are of a sentence less than 80% alike to the one kept (`--drop-sizes`):
+the cost of a larger k that grows with the corpus.
 
-    python benchmarks/dedup_quality.py [--n 3000] [--ngrams 1,2,3] [--ks 3,6] [--seed 0]
+    python benchmarks/dedup_quality.py [--n 3000] [--ngrams 1,2,3] [--ks 3,6] [--seed 0] [--drop-sizes 3000,10000,0]
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from slm_posttrain.normalize import DEFAULT, NONE, normalize_many  # noqa: E402 (after the sys.path line)
-from slm_posttrain.simhash import features, fingerprints  # noqa: E402 (after the sys.path line)
+from slm_posttrain.simhash import features, fingerprints, near_duplicates  # noqa: E402 (after the sys.path line)
 from slm_posttrain.text import cjk_ratio  # noqa: E402 (after the sys.path line)
 
 BENCH = REPO / "resources" / "benchmarks"
@@ -229,6 +232,39 @@ def minhash_rows(texts, edits, ngram, norm, targets, thresholds, num_perm=128):
     return rows
 
 
+def drop_rows(pool, ngram, ks, sizes, seed, similar=0.8):
+    """What dedup itself drops among distinct sentences (the pipeline's path: normalized text,
+    simhash.near_duplicates, first one kept), on growing prefixes of a shuffled pool: the share
+    dropped, and the share dropped although its text is less than `similar` alike (difflib ratio)
+    to the sentence it is said to duplicate. Pairs of distinct texts within k grow with the square
+    of the corpus, so the second share is what grows with scale; nothing can measure it on planted
+    copies."""
+    import difflib
+
+    pool = random.Random(seed).sample(pool, len(pool))
+    fps = fingerprints(normalize_many(pool, DEFAULT), ngram)
+    rows = []
+    for size in sizes:
+        n = min(size or len(pool), len(pool))
+        for k in ks:
+            dup_of = near_duplicates(fps[:n], k)
+            dropped = np.flatnonzero(dup_of >= 0)
+            unlike = sum(difflib.SequenceMatcher(None, pool[i], pool[dup_of[i]], autojunk=False).ratio() < similar
+                         for i in dropped.tolist())
+            rows.append({"sentences": n, "k": k, "dropped": len(dropped), "unlike": unlike})
+    return rows
+
+
+def drop_table(lang, rows, similar=0.8) -> str:
+    lines = [f"{lang}: distinct sentences dropped by dedup (char_ngram as the recall rows, normalized)",
+             f"| sentences | k | dropped | % | of them, less than {similar:.0%} alike to the kept one | % |",
+             "|" + " --- |" * 6]
+    for r in rows:
+        lines.append(f"| {r['sentences']:,} | {r['k']} | {r['dropped']:,} | {100 * r['dropped'] / r['sentences']:.2f} "
+                     f"| {r['unlike']:,} | {100 * r['unlike'] / r['sentences']:.2f} |")
+    return "\n".join(lines)
+
+
 def table(lang, rows, n, pairs) -> str:
     names = list(rows[0]["recall"])
     head = ["method", "char_ngram", "k / LSH threshold", "normalized", *names, "mean recall",
@@ -254,6 +290,8 @@ def main() -> None:
     parser.add_argument("--no-minhash", action="store_true")
     parser.add_argument("--langs", default="zh,en")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--drop-sizes", default="3000,10000,0",
+                        help="corpus sizes for the dropped-sentences table (0: every distinct sentence; '' for none)")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     thresholds = [float(t) for t in args.thresholds.split(",")]
@@ -273,6 +311,10 @@ def main() -> None:
             targets = [r for r in rows if r["char_ngram"] == args.minhash_ngram and r["normalization"] == "on"]
             rows += minhash_rows(texts, edits, args.minhash_ngram, DEFAULT, targets, thresholds)
         print(table(lang, rows, len(texts), len(texts) * (len(texts) - 1) // 2))
+        if args.drop_sizes:
+            ngram = int(args.ngrams.split(",")[0]) if lang == "zh" else args.minhash_ngram
+            sizes = [int(size) for size in args.drop_sizes.split(",")]
+            print("\n" + drop_table(lang, drop_rows(pool, ngram, ks, sizes, args.seed)))
         print(f"({len(pool):,} distinct sentences available; {time.perf_counter() - start:.0f} s)\n", flush=True)
 
 

@@ -1,5 +1,6 @@
 import random
 
+import numpy as np
 import pytest
 from conftest import random_text
 
@@ -163,3 +164,60 @@ def test_texts_without_word_features_are_fingerprinted_by_their_characters():
     dup_of = near_duplicates(np.asarray(fps), k=6)
     assert dup_of.tolist() == [-1] * len(symbols) + [symbols.index("😀"), symbols.index("?!")]
     assert features("😀 🎉") == ["😀 🎉"] and features("hello 😀") == ["hello"] and features(" \t") == []
+
+
+def _near_fingerprints(k: int, seed: int) -> np.ndarray:
+    """Distinct random fingerprints, most with copies at 1 .. k + 2 flipped bits (inside and just
+    outside distance k), in shuffled order."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**64 - 1, size=500, dtype=np.uint64, endpoint=True)
+    copies = []
+    for fp in base[:400]:
+        flipped = rng.choice(64, size=rng.integers(1, k + 3), replace=False)
+        copies.append(int(fp) ^ sum(1 << int(bit) for bit in flipped))
+    fps = np.unique(np.concatenate([base, np.array(copies, dtype=np.uint64)]))
+    return rng.permutation(fps)
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 6, 8])
+def test_close_pairs_equal_brute_force_for_every_block_count(k):
+    """Each pair of fingerprints within k, and only those, comes out exactly once, whatever the
+    number of blocks (k + 1 up to tables keyed on most of the 64 bits)."""
+    from slm_posttrain.simhash_tables import close_pairs
+
+    fps = _near_fingerprints(k, seed=k)
+    distance = np.bitwise_count(fps[:, None] ^ fps[None, :])
+    expected = set(zip(*map(np.ndarray.tolist, np.nonzero(np.triu(distance <= k, 1))), strict=True))
+    assert len(expected) >= (0 if k == 0 else 100)
+    for blocks in range(k + 1, k + 6):
+        i, j = close_pairs(fps, k, blocks)
+        found = list(zip(i.tolist(), j.tolist(), strict=True))
+        assert len(found) == len(set(found)) and set(found) == expected, blocks
+
+
+@pytest.mark.parametrize("blocks", [7, 8, 9, 10])
+def test_near_duplicates_k6_multi_block_equal_brute_force(blocks):
+    from slm_posttrain.simhash import fingerprints, near_duplicates
+
+    records = _planted(400, seed=20 + blocks)
+    records += records[:25]
+    dup_of = near_duplicates(fingerprints([r["instruction"] for r in records]), 6, blocks=blocks)
+    ids = [r["id"] for r in records]
+    assert [ids[d] if d >= 0 else None for d in dup_of] == deduplicate_brute_force(records, k=6)
+
+
+def test_block_count_grows_with_records_and_bounds_tables():
+    from math import comb
+
+    from slm_posttrain.simhash_tables import MAX_TABLES, block_count, close_pairs, tables
+
+    for k in (0, 3, 6, 12, 31):
+        counts = [block_count(k, n) for n in (10, 10**4, 10**6, 10**8)]
+        assert counts[0] == k + 1 and counts == sorted(counts)
+        assert all(b == k + 1 or comb(b, k) <= MAX_TABLES for b in counts)
+    assert block_count(6, 1_000_000) >= 9  # keys of 21+ bits: candidates stay near the records
+    assert len(tables(6, 9)) == 84
+    with pytest.raises(ValueError, match="blocks"):
+        close_pairs(np.arange(3, dtype=np.uint64), 6, blocks=6)
+    with pytest.raises(ValueError, match="distinct"):
+        close_pairs(np.array([1, 1], dtype=np.uint64), 3)

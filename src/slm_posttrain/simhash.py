@@ -1,8 +1,9 @@
 """64-bit simhash near-duplicate detection with a block-permutation index (Manku et al., 2007).
 
-Two fingerprints within Hamming distance k agree exactly on at least one of k+1 disjoint bit
-blocks (pigeonhole), so each block is a hash-table key and only records sharing a block value
-are compared: no all-pairs scan, and the result equals brute force over the same order.
+Two fingerprints within Hamming distance k agree exactly on at least b - k of b disjoint bit
+blocks (pigeonhole), so each choice of b - k blocks is a table key and only records sharing a key
+are compared (simhash_tables.py): no all-pairs scan, and the result equals brute force over the
+same order.
 
 Everything here works on whole batches (numpy); the per-text forms the tests check it against (one
 text's simhash, an incremental index, brute force) are in simhash_reference.py.
@@ -16,6 +17,8 @@ from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
+
+from .simhash_tables import close_pairs
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
@@ -276,15 +279,13 @@ def _fingerprint_batch(texts: list[str], char_ngram: int) -> np.ndarray:
     return np.packbits(positive, axis=1, bitorder="little").view("<u8").ravel().astype(np.uint64)
 
 
-def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
+def near_duplicates(fps: np.ndarray, k: int = 3, blocks: int | None = None) -> np.ndarray:
     """For each fingerprint, the index of the first kept earlier fingerprint within Hamming distance k
     (-1 when kept): the same answer as `deduplicate` in input order, computed with numpy.
 
-    Candidates are pairs that agree on one of k+1 bit blocks: block keys are sorted (radix sort
-    for blocks of 16 bits or less), and each group of equal keys yields its pairs at growing
-    offsets, narrowing to the positions whose group is still long enough, so the work is the
-    number of candidate pairs rather than offsets x records. Identical fingerprints are folded
-    first so no block group grows large."""
+    Identical fingerprints are folded first; the pairs of distinct ones within k come from permuted
+    multi-block tables (simhash_tables.close_pairs, `blocks` blocks, chosen for the input size by
+    default), so the work is one sort per table plus the candidate pairs, not records squared."""
     fps = np.asarray(fps, dtype=np.uint64)
     n = len(fps)
     dup_of = np.full(n, -1, dtype=np.int64)
@@ -293,29 +294,17 @@ def near_duplicates(fps: np.ndarray, k: int = 3) -> np.ndarray:
     uniq, first, inverse = np.unique(fps, return_index=True, return_inverse=True)
     order_u = np.argsort(first)  # unique fingerprints in order of first appearance
     rank = np.empty_like(order_u)
-    rank[order_u] = np.arange(len(order_u))
-    u = uniq[order_u]  # u[r] = r-th distinct fingerprint to appear; index r follows input order
-    close_pairs = []  # later * len(u) + earlier, for each pair within distance k
-    for shift, mask in _blocks(k):
-        keys = ((u >> np.uint64(shift)) & np.uint64(mask)).astype(np.min_scalar_type(mask))
-        order = np.argsort(keys, kind="stable")
-        sorted_keys, sorted_u = keys[order], u[order]  # sorted copies: the offset loop reads them in order
-        at = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])  # positions whose group goes on
-        offset = 1
-        while len(at):
-            close = at[np.bitwise_count(sorted_u[at] ^ sorted_u[at + offset]) <= k]
-            a, b = order[close], order[close + offset]
-            close_pairs.append(np.maximum(a, b) * len(u) + np.minimum(a, b))
-            offset += 1
-            at = at[at + offset < len(u)]
-            at = at[sorted_keys[at + offset] == sorted_keys[at]]
-    u_dup = np.full(len(u), -1, dtype=np.int64)
-    pairs = np.unique(np.concatenate(close_pairs)) if close_pairs else np.zeros(0, dtype=np.int64)
+    rank[order_u] = np.arange(len(order_u))  # rank[r] = when uniq[r] first appears, among distinct ones
+    m = len(uniq)  # distinct fingerprints, numbered by rank: their order of first appearance
+    a, b = (rank[side] for side in close_pairs(uniq, k, blocks))
+    pairs = np.sort(np.maximum(a, b) * m + np.minimum(a, b))  # later * m + earlier, each pair once
+    dup_list = [-1] * m  # a list: the loop below reads and writes single items
     # Sorted by later, then earlier: when a pair is read, earlier's fate is already final. The kept
     # set depends on every earlier verdict, so this stays a loop (over close pairs only).
-    for later, earlier in zip(*map(np.ndarray.tolist, np.divmod(pairs, len(u))), strict=True):
-        if u_dup[later] < 0 and u_dup[earlier] < 0:
-            u_dup[later] = earlier
+    for later, earlier in zip(*map(np.ndarray.tolist, np.divmod(pairs, m)), strict=True):
+        if dup_list[later] < 0 and dup_list[earlier] < 0:
+            dup_list[later] = earlier
+    u_dup = np.array(dup_list, dtype=np.int64)
     # Back to records: the first record of each distinct fingerprint takes its fingerprint's answer;
     # later copies duplicate that first record if it was kept, else what it duplicates.
     first_record = first[order_u]
