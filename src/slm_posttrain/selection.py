@@ -9,6 +9,10 @@ The best reply -> SFT. KTO: the best as desirable for every instruction, the wor
 1/ratio of them (seeded), so desirable:undesirable = ratio:1 (paper: 2:1). An undesirable row follows
 its instruction's desirable one in kto.jsonl (the trainers shuffle).
 Instructions whose best reply is judged less safe than `min_safety` are excluded.
+A model reply cut at the token limit (finish_reason "length") or holding invalid UTF-8 is not whole
+(`not_whole`): unless `allow_truncated`, it is never the SFT reply or a KTO desirable (training on it
+teaches the model to stop mid-sentence), only an undesirable; an instruction without a whole reply is
+dropped as "no_whole_reply".
 """
 
 from __future__ import annotations
@@ -30,13 +34,27 @@ def reply_values(replies: list[dict], weights: dict) -> list[float]:
             - weights["perplexity"] * rank[i] for i, r in enumerate(replies)]
 
 
-def _decide(record: dict, weights: dict, min_safety: float) -> tuple[str | None, dict | None, dict | None, dict | None]:
+def not_whole(reply: dict) -> str | None:
+    """Why a reply is not whole ("truncated": it hit max_new_tokens; "invalid_utf8": its bytes were not all
+    UTF-8), or None. Replies without the fields (a source's original reply) are whole."""
+    if reply.get("finish_reason") == "length":
+        return "truncated"
+    if reply.get("invalid_utf8"):
+        return "invalid_utf8"
+    return None
+
+
+def _decide(record: dict, weights: dict, min_safety: float,
+            allow_truncated: bool = False) -> tuple[str | None, dict | None, dict | None, dict | None]:
     """(drop reason or None, SFT row, KTO desirable row, KTO undesirable candidate or None) for one record."""
     replies = [r for r in record["replies"] if r["text"].strip()]
     if not replies:
         return "no_reply", None, None, None
     values = reply_values(replies, weights)
-    best = max(range(len(replies)), key=lambda i: (values[i], -i))
+    eligible = [i for i, r in enumerate(replies) if allow_truncated or not_whole(r) is None]
+    if not eligible:
+        return "no_whole_reply", None, None, None
+    best = max(eligible, key=lambda i: (values[i], -i))
     worst = min(range(len(replies)), key=lambda i: (values[i], -i))
     if replies[best]["safety"] < min_safety:
         return "unsafe", None, None, None
@@ -56,13 +74,13 @@ def _decide(record: dict, weights: dict, min_safety: float) -> tuple[str | None,
 
 
 def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety: float, ratio: int, seed: int,
-                  stats) -> Iterator[tuple[str, dict]]:
+                  stats, allow_truncated: bool = False) -> Iterator[tuple[str, dict]]:
     """Yield ("sft", row) and ("kto", row) in input order, reading the records twice (`read()` opens
     them again): pass one counts desirable rows and undesirable candidates, so the seeded choice of
     which candidates to use is made before pass two writes anything; memory holds one bit per candidate."""
     n_pos = n_candidates = 0
     for record in read():
-        reason, _, _, neg = _decide(record, weights, min_safety)
+        reason, _, _, neg = _decide(record, weights, min_safety, allow_truncated)
         if reason is None:
             n_pos += 1
             n_candidates += neg is not None
@@ -71,7 +89,8 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
     use[random.Random(seed).sample(range(n_candidates), n_neg)] = True
     candidate = 0
     for record in read():
-        reason, sft, pos, neg = _decide(record, weights, min_safety)
+        reason, sft, pos, neg = _decide(record, weights, min_safety, allow_truncated)
+        count_not_whole(record, stats)
         if reason is not None:
             stats.drop(reason)
             continue
@@ -79,6 +98,7 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
         yield "kto", pos
         if neg is not None:
             if use[candidate]:
+                count_not_whole_undesirable(record, neg, stats)
                 yield "kto", neg
             candidate += 1
     stats.details["kto_desirable"] = n_pos
@@ -86,10 +106,30 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
     stats.details["kto_undesirable_not_used"] = n_candidates - n_neg
 
 
-def select(records: list[dict], weights: dict, min_safety: float, ratio: int, seed: int, stats) -> tuple[list, list]:
+def count_not_whole(record: dict, stats) -> None:
+    """training_sets.stats.json, per reason (truncated, invalid_utf8): the model replies that are not whole
+    (kept out of SFT and KTO desirable unless allow_truncated)."""
+    counts = stats.details.setdefault("not_whole_replies", {"truncated": 0, "invalid_utf8": 0})
+    for reply in record["replies"]:
+        reason = not_whole(reply)
+        if reason is not None:
+            counts[reason] += 1
+
+
+def count_not_whole_undesirable(record: dict, row: dict, stats) -> None:
+    """Per reason, the KTO undesirable rows whose reply is not whole (allowed: a cut reply is a bad example)."""
+    counts = stats.details.setdefault("kto_undesirable_not_whole", {"truncated": 0, "invalid_utf8": 0})
+    reply = next(r for r in record["replies"] if r["origin"] == row["origin"])  # one reply per origin
+    reason = not_whole(reply)
+    if reason is not None:
+        counts[reason] += 1
+
+
+def select(records: list[dict], weights: dict, min_safety: float, ratio: int, seed: int, stats,
+           allow_truncated: bool = False) -> tuple[list, list]:
     """select_stream over a list: (SFT rows, KTO rows)."""
     sets = {"sft": [], "kto": []}
-    for kind, row in select_stream(lambda: records, weights, min_safety, ratio, seed, stats):
+    for kind, row in select_stream(lambda: records, weights, min_safety, ratio, seed, stats, allow_truncated):
         sets[kind].append(row)
     return sets["sft"], sets["kto"]
 
