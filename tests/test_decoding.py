@@ -80,3 +80,29 @@ def test_encoded_text_cut_anywhere_decodes_to_a_prefix(tokenizer, text, cut):
         assert REPLACEMENT not in got
     if cut >= len(ids):
         assert (got, dropped) == (text.strip(), 0)
+
+
+def vllm_text(tokenizer, prompt_ids, ids) -> str:
+    """The text vLLM's engine returns for generated `ids`: its fast incremental detokenizer
+    (vllm/v1/engine/detokenizer.py) steps a tokenizers DecodeStream primed with the prompt, which emits
+    nothing for a token until the text decoded so far is whole; the same library, run here."""
+    from tokenizers.decoders import DecodeStream
+
+    stream = DecodeStream(ids=prompt_ids, skip_special_tokens=True)
+    return "".join(stream.step(tokenizer._tokenizer, t) or "" for t in ids)
+
+
+@pytest.mark.parametrize("reply", ["长城是中国古代的防御工程。", "Great job 😀🎉 see you 👍🏽!", "混合 text 🙂 和中文"])
+def test_same_text_as_vllms_detokenizer_at_every_cut(tokenizer, reply):
+    """The transformers backend's decode (decode_reply) and vLLM's own detokenizer give the same text for
+    the same tokens at every cut, inside a Chinese character or an emoji included, where
+    tokenizer.decode (the old transformers path) ends in U+FFFD."""
+    prompt = tokenizer(tokenizer.apply_chat_template([{"role": "user", "content": "Say it."}], tokenize=False,
+                                                     add_generation_prompt=True), add_special_tokens=False).input_ids
+    ids = tokenizer(reply, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+    inside = 0
+    for k in range(len(ids) + 1):
+        ours, cut, _ = decode_reply(tokenizer, ids[:k])
+        assert ours == vllm_text(tokenizer, prompt, ids[:k]).strip()
+        inside += cut > 0 and tokenizer.decode(ids[:k], skip_special_tokens=True).endswith(REPLACEMENT)
+    assert inside >= 1
