@@ -66,3 +66,35 @@ def test_select_stream_reads_twice_and_matches_select():
     assert len(opened) == 2
     assert [r for k, r in streamed if k == "sft"] == sft and [r for k, r in streamed if k == "kto"] == kto
     assert sum(not r["label"] for r in kto) == 5  # ceil(9 / 2)
+
+
+def _model_reply(origin, q, s, ppl, finish_reason="stop", invalid_utf8=False):
+    return {**_reply(origin, q, s, ppl), "finish_reason": finish_reason, "generated_tokens": 9,
+            "cut_bytes": 0, "invalid_utf8": invalid_utf8, "invalid_bytes": int(invalid_utf8)}
+
+
+def test_truncated_or_invalid_replies_are_never_sft_or_kto_desirable():
+    """The best-valued reply hit the token limit (or holds invalid UTF-8): the best whole reply is chosen
+    instead; the cut one may still be the undesirable; an instruction with no whole reply is dropped;
+    counts per reason. With allow_truncated the value alone decides again."""
+    records = [{"id": f"t{i}", "lang": "en", "instruction": f"q{i}", "input": "",
+                "replies": [_reply("original", 0.5, 1, 10.0), _model_reply("large", 1, 1, 5.0, "length"),
+                            _model_reply("small", 0, 1, 50.0)]} for i in range(4)]
+    records += [{"id": f"i{i}", "lang": "en", "instruction": f"p{i}", "input": "",
+                 "replies": [_model_reply("large", 1, 1, 5.0, invalid_utf8=True), _model_reply("small", 0.5, 1, 6.0)]}
+                for i in range(2)]
+    records.append({"id": "cut", "lang": "en", "instruction": "c", "input": "",
+                    "replies": [_model_reply("large", 1, 1, 5.0, "length"), _model_reply("small", 0, 1, 6.0, "length")]})
+    stats = StageStats("training_sets")
+    sft, kto = select(records, W, 0.5, 2, 0, stats)
+    assert [r["origin"] for r in sft] == ["original"] * 4 + ["small"] * 2
+    assert all(r["origin"] != "large" for r in kto if r["label"])
+    assert stats.dropped == {"no_whole_reply": 1}
+    assert stats.details["not_whole_replies"] == {"truncated": 6, "invalid_utf8": 2}
+    neg = [r for r in kto if not r["label"]]
+    # t*: the small reply is the worst; i*: the best whole reply is valued lowest, the invalid one is the undesirable.
+    assert len(neg) == 3 and stats.details["kto_undesirable_not_whole"] == {
+        "truncated": 0, "invalid_utf8": sum(r["id"].startswith("i") for r in neg)}
+    assert {r["origin"] for r in neg if r["id"].startswith("i")} <= {"large"}
+    allowed, _ = select(records, W, 0.5, 2, 0, StageStats("t"), allow_truncated=True)
+    assert [r["origin"] for r in allowed] == ["large"] * 7

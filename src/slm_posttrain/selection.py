@@ -55,7 +55,8 @@ def _decide(record: dict, weights: dict, min_safety: float,
     if not eligible:
         return "no_whole_reply", None, None, None
     best = max(eligible, key=lambda i: (values[i], -i))
-    worst = min(range(len(replies)), key=lambda i: (values[i], -i))
+    # Among the others: a whole best reply may be valued below a cut one, which is then the undesirable.
+    worst = min((i for i in range(len(replies)) if i != best), key=lambda i: (values[i], -i), default=best)
     if replies[best]["safety"] < min_safety:
         return "unsafe", None, None, None
     prompt = [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
