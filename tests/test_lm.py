@@ -176,3 +176,27 @@ def lm_sampler(lm, params, conv):
     from slm_posttrain.lm import _per_request_sampler, request_seed
 
     return _per_request_sampler(lm.torch, [request_seed(params, conv)], float(params["temperature"]), 1.0, lm.device)
+
+
+def test_replies_record_and_count_how_each_reply_ended(tiny_model, tmp_path):
+    """replies.jsonl: finish_reason, generated_tokens, cut_bytes and invalid_utf8 on every model reply (none on
+    the source's own); the details for replies.stats.json count them per role."""
+    from slm_posttrain.records import write_jsonl
+    from slm_posttrain.replies import generate_replies
+
+    data = tmp_path / "balanced.jsonl"
+    write_jsonl(data, [{"id": f"r{i}", "instruction": q, "output": "ok" if i else ""}
+                       for i, q in enumerate(["hi", "你好", "写一首关于雨的诗 🌧", "x"])])
+    roles = {"large": {"name": "m", "backend": "transformers", "options": {"batch_size": 4}}}
+    stream, details = generate_replies(data, roles, {"large": {"max_new_tokens": 7, "temperature": 1.0, "seed": 2}},
+                                       tmp_path / "cache", {"large": tiny_model})
+    records = list(stream)
+    made = [r["replies"][-1] for r in records]
+    assert all(r["replies"][0].keys() == {"origin", "text"} for r in records if r["replies"][0]["origin"] == "original")
+    assert all(m["finish_reason"] in ("stop", "length") and 1 <= m["generated_tokens"] <= 7 for m in made)
+    assert all("\ufffd" not in m["text"] for m in made)
+    assert sum(details["finish_reasons"]["large"].values()) == 4
+    assert details["finish_reasons"]["large"]["length"] == sum(m["finish_reason"] == "length" for m in made)
+    assert details["generated_tokens"]["large"]["total"] == sum(m["generated_tokens"] for m in made)
+    assert details["cut_last_character"]["large"]["replies"] == sum(m["cut_bytes"] > 0 for m in made)
+    assert details["invalid_utf8"]["large"]["replies"] == sum(m["invalid_utf8"] for m in made)
