@@ -84,7 +84,7 @@ def test_finish_reason_and_token_count_from_the_response(server, tmp_path):
     made = cached_generations(lm, convs, {"max_new_tokens": 8}, RequestCache(tmp_path / "c.sqlite"))
     assert made[0] == {"text": "echo: whole", "finish_reason": "stop", "tokens": 7, "cut_bytes": 0,
                        "invalid_utf8": False, "invalid_bytes": 0}
-    assert made[1]["text"] == "echo: cut short 长" and made[1]["finish_reason"] == "length" and made[1]["cut_bytes"] == 1
+    assert (made[1]["text"], made[1]["finish_reason"], made[1]["cut_bytes"]) == ("echo: cut short 长", "length", 1)
     assert lm.usage.as_dict()["generated_tokens"] == 14
 
 

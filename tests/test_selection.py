@@ -84,7 +84,8 @@ def test_truncated_or_invalid_replies_are_never_sft_or_kto_desirable():
                  "replies": [_model_reply("large", 1, 1, 5.0, invalid_utf8=True), _model_reply("small", 0.5, 1, 6.0)]}
                 for i in range(2)]
     records.append({"id": "cut", "lang": "en", "instruction": "c", "input": "",
-                    "replies": [_model_reply("large", 1, 1, 5.0, "length"), _model_reply("small", 0, 1, 6.0, "length")]})
+                    "replies": [_model_reply("large", 1, 1, 5.0, "length"),
+                                _model_reply("small", 0, 1, 6.0, "length")]})
     stats = StageStats("training_sets")
     sft, kto = select(records, W, 0.5, 2, 0, stats)
     assert [r["origin"] for r in sft] == ["original"] * 4 + ["small"] * 2

@@ -152,3 +152,44 @@ def test_a_prompt_longer_than_the_context_is_cut_not_refused(backends):
     assert len(out) == 2
     (logp, n), _ = vl.logprobs([huge, "short"], [" reply " * 2000, " ok"])
     assert math.isfinite(logp) and 0 < n < 512
+
+
+CUT_PROMPTS = ["请用一句话介绍长城。", "用中文写一句关于秋天的诗。",
+               "Reply with five emoji about summer, nothing else.", "Write a birthday message with emoji."]
+
+
+def test_replies_cut_inside_a_character_agree(backends):
+    """A token limit that ends the reply inside a multi-byte character (a Chinese character, an emoji): both
+    backends give the same generation (text, finish_reason "length", token count, the cut bytes counted),
+    vLLM's own detokenized text included, and no U+FFFD. The limit is found from the transformers
+    backend's greedy tokens, one limit per prompt whose reply has such a character."""
+    from slm_posttrain.decoding import decode_reply
+
+    hf, vl = backends
+    found = {3: 0, 4: 0}  # cut characters of 3 bytes (CJK) and 4 bytes (emoji) exercised
+    for prompt in CUT_PROMPTS:
+        conv = [{"role": "user", "content": prompt}]
+        ids = hf.fitted_ids([hf.render(conv)], hf.max_length)[0]
+        with hf.torch.no_grad():
+            gen = hf.model.generate(input_ids=hf.torch.tensor([ids]), max_new_tokens=40, do_sample=False,
+                                    pad_token_id=hf.tokenizer.pad_token_id)[0, len(ids):].tolist()
+        cuts = [k for k in range(1, len(gen)) if decode_reply(hf.tokenizer, gen[:k])[1] > 0]
+        if not cuts:
+            continue
+        k = cuts[0]
+        params = {"max_new_tokens": k, "temperature": 0.0}
+        (a,), (b,) = hf.generations([conv], params), vl.generations([conv], params)
+        assert a == b and a["finish_reason"] == "length" and a["tokens"] == k and a["cut_bytes"] > 0, (a, b)
+        assert "\ufffd" not in a["text"]
+        sampling = [vl._sampling(params, conv)]
+        token_ids = vl.fitted_ids([vl.render(conv)], vl.max_length - k)
+        own = (vl.worker.call(op="generate", token_ids=token_ids, sampling=sampling)["texts"][0] if vl.worker
+               else vl.llm.generate([{"prompt_token_ids": token_ids[0]}], __import__("vllm").SamplingParams(
+                   **sampling[0]), use_tqdm=False)[0].outputs[0].text)
+        assert own.strip() == a["text"]
+        # The character the limit cut: the first one after the text, once a few more tokens complete it.
+        rest = decode_reply(hf.tokenizer, gen[:k + 4])[0][len(a["text"]):].lstrip()
+        if rest:
+            found[len(rest[0].encode())] = found.get(len(rest[0].encode()), 0) + 1
+    print(json.dumps({"cut_characters_by_bytes": found}))
+    assert found[3] >= 1  # at least a Chinese character cut and agreed on

