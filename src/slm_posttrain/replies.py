@@ -24,7 +24,7 @@ def _conversation(record: dict) -> list[dict]:
 
 
 # Per role in replies.stats.json: replies by finish reason, replies whose cut last character was dropped,
-# replies flagged invalid_utf8, and generated tokens (sum and longest).
+# replies flagged invalid_utf8, and generated tokens; rules/generate.smk's replies_gather adds them up over shards.
 REPLY_COUNTS = ("finish_reasons", "cut_last_character", "invalid_utf8", "generated_tokens")
 
 
@@ -45,7 +45,6 @@ def count_reply(details: dict, role: str, reply: dict) -> None:
     tokens = details["generated_tokens"][role]
     if reply["generated_tokens"] is not None:
         tokens["total"] += reply["generated_tokens"]
-        tokens["longest"] = max(tokens["longest"], reply["generated_tokens"])
     else:
         tokens["not_reported"] += 1
 
