@@ -259,7 +259,7 @@ def check_whole_training_sets(data) -> dict:
     made = [p for r in records.values() for p in r["replies"] if p["origin"] != "original"]
     assert made and all(p["finish_reason"] in ("stop", "length") and p["generated_tokens"] >= 1 for p in made)
     assert not any("\ufffd" in p["text"] for p in made)
-    stats = json.loads((data / "replies.stats.json").read_text())["details"]
+    stats = json.loads((data / "replies.stats.json").read_text())
     assert sum(n for role in stats["finish_reasons"].values() for n in role.values()) == len(made)
 
     def source_held(row_id: str, message: dict) -> bool:
