@@ -105,6 +105,8 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
     stats.details["kto_desirable"] = n_pos
     stats.details["kto_undesirable"] = n_neg
     stats.details["kto_undesirable_not_used"] = n_candidates - n_neg
+    for key in ("not_whole_replies", "kto_undesirable_not_whole"):  # present, zero, in an empty run too
+        stats.details.setdefault(key, {"truncated": 0, "invalid_utf8": 0})
 
 
 def count_not_whole(record: dict, stats) -> None:
