@@ -87,6 +87,14 @@ rule replies_gather:
         "../envs/data.yaml"
     params:
         data_outputs=["data"],
-        additive=["without_original_reply", "empty_generations"],
+        # replies.py REPLY_COUNTS: per-role counts of how the replies ended, added up over the shards
+        additive=[
+            "without_original_reply",
+            "empty_generations",
+            "finish_reasons",
+            "cut_last_character",
+            "invalid_utf8",
+            "generated_tokens",
+        ],
     script:
         "../scripts/gather.py"

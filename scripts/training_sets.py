@@ -18,7 +18,7 @@ with JsonlWriter(smk.output.sft) as sft, JsonlWriter(smk.output.kto) as kto, \
         JsonlWriter(lf_dir / "sft.jsonl") as lf_sft, JsonlWriter(lf_dir / "kto.jsonl") as lf_kto:
     writers = {"sft": (sft, lf_sft), "kto": (kto, lf_kto)}
     for kind, row in select_stream(read, sel["weights"], sel["min_safety"], sel["kto_ratio"],
-                                   smk.params.seed, stats, smk.params.unsafe_sources):
+                                   smk.params.seed, stats, smk.params.unsafe_sources, sel["allow_truncated"]):
         ours, theirs = writers[kind]
         ours.write(row)
         theirs.write(llamafactory_row(kind, row))

@@ -28,7 +28,7 @@ def test_left_out_keys_get_the_schema_defaults():
     assert config["training_launch"] == {"num_processes": 1, "accelerate_config": None}
     assert config["paper_reference"] is None
     assert config["selection"] == {"weights": {"quality": 1.0, "safety": 1.0, "perplexity": 0.5}, "min_safety": 0.5,
-                                   "kto_ratio": 2}
+                                   "kto_ratio": 2, "allow_truncated": False}
     assert config["balance"] == {"min_count": 10, "target_per_label": 0}
     assert config["labeling"]["calibrate"] is True and config["labeling"]["max_new_tokens"] == 24
     assert (config["scoring"]["judge_mode"], config["scoring"]["judge_max_new_tokens"]) == ("choice", 16)

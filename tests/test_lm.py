@@ -1,7 +1,8 @@
 import math
 
 from slm_posttrain.cache import RequestCache
-from slm_posttrain.lm import TransformersLM, cached_generate, cached_logprobs, choose
+from slm_posttrain.decoding import decode_reply
+from slm_posttrain.lm import TransformersLM, cached_generate, cached_logprobs, choose, generate_key
 from slm_posttrain.scoring import judge, perplexities
 
 
@@ -34,12 +35,15 @@ def test_usage_counts_requests_calls_and_tokens(tiny_model, tmp_path):
     answers = cached_generate(lm, convs, params, RequestCache(tmp_path / "c.sqlite"))
     usage = lm.usage.as_dict()
     prompt = sum(len(lm.tokenizer(lm.render(c), add_special_tokens=False).input_ids) for c in convs)
-    generated = sum(len(lm.tokenizer(a, add_special_tokens=False).input_ids) for a in answers)
+    # Generated tokens are the backend's own count (the end-of-turn token included), cached with the reply.
+    cache = RequestCache(tmp_path / "c.sqlite")
+    made = [cache[generate_key(lm.content_id, c, params)] for c in convs]
+    assert [g["text"] for g in made] == answers and all(1 <= g["tokens"] <= 3 for g in made)
+    generated = sum(g["tokens"] for g in made)
     assert usage["requests"] == 5 and usage["model_calls"] == 3  # the second call computed only q2
     assert usage["by_kind"]["generate"]["prompt_tokens"] == prompt + prompt - len(
         lm.tokenizer(lm.render(convs[2]), add_special_tokens=False).input_ids)
-    assert usage["generated_tokens"] == generated + generated - len(
-        lm.tokenizer(answers[2], add_special_tokens=False).input_ids)
+    assert usage["generated_tokens"] == generated + generated - made[2]["tokens"]
     cached_logprobs(lm, ["a"], ["b c"], RequestCache(None))
     assert lm.usage.as_dict()["by_kind"]["logprobs"] == {"requests": 1, "model_calls": 1, "generated_tokens": 0,
                                                         "prompt_tokens": len(lm.tokenizer("a").input_ids)
@@ -52,8 +56,8 @@ def test_generation_cache_resumes_without_recomputing(tiny_model, tmp_path):
     params = {"max_new_tokens": 3}
     first = cached_generate(lm, convs[:2], params, RequestCache(tmp_path / "c.sqlite"))
     calls = []
-    original = lm.generate
-    lm.generate = lambda c, p, desc="": calls.append(len(c)) or original(c, p)
+    original = lm.generations
+    lm.generations = lambda c, p, desc="": calls.append(len(c)) or original(c, p)
     # A fresh cache object opens the file again, as a rerun after a kill would.
     again = cached_generate(lm, convs, params, RequestCache(tmp_path / "c.sqlite"))
     assert again[:2] == first and calls == [2]
@@ -125,7 +129,7 @@ def test_huge_prompt_is_truncated_to_the_context(tiny_model, caplog):
     with lm.torch.no_grad():
         direct = lm.model.generate(input_ids=lm.torch.tensor([tail]), max_new_tokens=3, do_sample=False,
                                    pad_token_id=lm.tokenizer.pad_token_id)
-    assert out[0] == lm.tokenizer.decode(direct[0, 64:], skip_special_tokens=True).strip()
+    assert out[0] == decode_reply(lm.tokenizer, direct[0, 64:].tolist())[0]
     (logp, n), _ = lm.logprobs([huge, "short"], [" reply " * 500, " ok"])
     assert math.isfinite(logp) and 0 < n < 64
     # A judge or label prompt too long for the context: its last tokens, logged, before the options.
@@ -144,3 +148,55 @@ def test_unknown_model_path_is_named(tmp_path):
         load_lm({"name": "no-such-model", "backend": "transformers"}, tmp_path / "no-such-model")
     with pytest.raises(FileNotFoundError, match="elsewhere"):
         load_lm({"path": str(tmp_path / "elsewhere")})
+
+
+def test_generations_say_how_each_reply_ended(tiny_model):
+    """finish_reason and token count per reply, read from the generated ids: "length" when the limit cut it,
+    "stop" when the end-of-turn token came (counted); the text is decode_reply of those ids, whatever the batch."""
+    lm = TransformersLM(tiny_model, batch_size=4)
+    convs = [[{"role": "user", "content": q}] for q in ["hi", "你好", "a longer question", "x", "😀"]]
+    params = {"max_new_tokens": 12, "temperature": 1.0, "seed": 1}
+    made = lm.generations(convs, params)
+    end_ids = lm._end_ids()
+    for conv, g in zip(convs, made, strict=True):
+        assert g["finish_reason"] in ("stop", "length") and 1 <= g["tokens"] <= 12
+        assert "\ufffd" not in g["text"]
+        ids = lm.fitted_ids([lm.render(conv)], lm.max_length)[0]
+        with lm.torch.no_grad():
+            gen = lm.model.generate(input_ids=lm.torch.tensor([ids]), max_new_tokens=12, do_sample=False,
+                                    logits_processor=[lm_sampler(lm, params, conv)],
+                                    pad_token_id=lm.tokenizer.pad_token_id)[0, len(ids):].tolist()
+        assert g["tokens"] == len(gen) and (g["finish_reason"] == "stop") == (gen[-1] in end_ids)
+        assert (g["text"], g["cut_bytes"]) == decode_reply(lm.tokenizer, gen)[:2]
+    lm.batch_size = 1
+    assert lm.generations(convs, params) == made
+
+
+def lm_sampler(lm, params, conv):
+    from slm_posttrain.lm import _per_request_sampler, request_seed
+
+    return _per_request_sampler(lm.torch, [request_seed(params, conv)], float(params["temperature"]), 1.0, lm.device)
+
+
+def test_replies_record_and_count_how_each_reply_ended(tiny_model, tmp_path):
+    """replies.jsonl: finish_reason, generated_tokens, cut_bytes and invalid_utf8 on every model reply (none on
+    the source's own); the details for replies.stats.json count them per role."""
+    from slm_posttrain.records import write_jsonl
+    from slm_posttrain.replies import generate_replies
+
+    data = tmp_path / "balanced.jsonl"
+    write_jsonl(data, [{"id": f"r{i}", "instruction": q, "output": "ok" if i else ""}
+                       for i, q in enumerate(["hi", "你好", "写一首关于雨的诗 🌧", "x"])])
+    roles = {"large": {"name": "m", "backend": "transformers", "options": {"batch_size": 4}}}
+    stream, details = generate_replies(data, roles, {"large": {"max_new_tokens": 7, "temperature": 1.0, "seed": 2}},
+                                       tmp_path / "cache", {"large": tiny_model})
+    records = list(stream)
+    made = [r["replies"][-1] for r in records]
+    assert all(r["replies"][0].keys() == {"origin", "text"} for r in records if r["replies"][0]["origin"] == "original")
+    assert all(m["finish_reason"] in ("stop", "length") and 1 <= m["generated_tokens"] <= 7 for m in made)
+    assert all("\ufffd" not in m["text"] for m in made)
+    assert sum(details["finish_reasons"]["large"].values()) == 4
+    assert details["finish_reasons"]["large"]["length"] == sum(m["finish_reason"] == "length" for m in made)
+    assert details["generated_tokens"]["large"]["total"] == sum(m["generated_tokens"] for m in made)
+    assert details["cut_last_character"]["large"]["replies"] == sum(m["cut_bytes"] > 0 for m in made)
+    assert details["invalid_utf8"]["large"]["replies"] == sum(m["invalid_utf8"] for m in made)

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from slm_posttrain.cache import RequestCache
-from slm_posttrain.lm import OpenAIChatLM, cached_generate, load_lm
+from slm_posttrain.lm import OpenAIChatLM, cached_generate, cached_generations, load_lm
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -22,7 +22,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"boom")
             return
         text = "echo: " + body["messages"][-1]["content"]
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+        # As a server answers: how the reply ended and its token count. A prompt starting "cut" gets a reply
+        # cut at max_tokens inside a character, which this server (as some do) decoded as U+FFFD.
+        choice = {"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        if text.startswith("echo: cut"):
+            choice = {"message": {"role": "assistant", "content": text + " 长\ufffd"}, "finish_reason": "length"}
+        if body["model"] != "no-finish-reason":
+            choice["index"] = 0
+        else:
+            choice.pop("finish_reason")
+        payload = json.dumps({"choices": [choice], "usage": {"completion_tokens": body["max_tokens"] - 1}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -63,6 +72,20 @@ def test_missing_key_and_http_errors_are_clear(server, monkeypatch):
     lm = OpenAIChatLM(base_url=server, model="broken")
     with pytest.raises(RuntimeError, match="HTTP 500"):
         lm.generate([[{"role": "user", "content": "x"}]], {})
+    with pytest.raises(RuntimeError, match="finish_reason None is neither 'stop' nor 'length'"):
+        OpenAIChatLM(base_url=server, model="no-finish-reason").generate([[{"role": "user", "content": "x"}]], {})
+
+
+def test_finish_reason_and_token_count_from_the_response(server, tmp_path):
+    """finish_reason from the choice, the token count from usage.completion_tokens; a U+FFFD the server
+    decoded a cut character into is dropped and counted, not passed on."""
+    lm = OpenAIChatLM(base_url=server, model="m")
+    convs = [[{"role": "user", "content": "whole"}], [{"role": "user", "content": "cut short"}]]
+    made = cached_generations(lm, convs, {"max_new_tokens": 8}, RequestCache(tmp_path / "c.sqlite"))
+    assert made[0] == {"text": "echo: whole", "finish_reason": "stop", "tokens": 7, "cut_bytes": 0,
+                       "invalid_utf8": False, "invalid_bytes": 0}
+    assert (made[1]["text"], made[1]["finish_reason"], made[1]["cut_bytes"]) == ("echo: cut short 长", "length", 1)
+    assert lm.usage.as_dict()["generated_tokens"] == 14
 
 
 def test_a_role_needing_log_probabilities_is_refused_at_validation():

@@ -117,3 +117,51 @@ def test_without_unsafe_sources_the_judge_alone_decides():
     stats = StageStats("training_sets")
     sft, _ = select(_unsafe_records(), W, 0.5, 2, 0, stats)
     assert {r["id"]: r["messages"][-1]["content"] for r in sft}["dna-complied"] == COMPLIANT
+
+
+def _model_reply(origin, q, s, ppl, finish_reason="stop", invalid_utf8=False):
+    return {**_reply(origin, q, s, ppl), "finish_reason": finish_reason, "generated_tokens": 9,
+            "cut_bytes": 0, "invalid_utf8": invalid_utf8, "invalid_bytes": int(invalid_utf8)}
+
+
+def test_truncated_or_invalid_replies_are_never_sft_or_kto_desirable():
+    """The best-valued reply hit the token limit (or holds invalid UTF-8): the best whole reply is chosen
+    instead; the cut one may still be the undesirable; an instruction with no whole reply is dropped;
+    counts per reason. With allow_truncated the value alone decides again."""
+    records = [{"id": f"t{i}", "lang": "en", "instruction": f"q{i}", "input": "",
+                "replies": [_reply("original", 0.5, 1, 10.0), _model_reply("large", 1, 1, 5.0, "length"),
+                            _model_reply("small", 0, 1, 50.0)]} for i in range(4)]
+    records += [{"id": f"i{i}", "lang": "en", "instruction": f"p{i}", "input": "",
+                 "replies": [_model_reply("large", 1, 1, 5.0, invalid_utf8=True), _model_reply("small", 0.5, 1, 6.0)]}
+                for i in range(2)]
+    records.append({"id": "cut", "lang": "en", "instruction": "c", "input": "",
+                    "replies": [_model_reply("large", 1, 1, 5.0, "length"),
+                                _model_reply("small", 0, 1, 6.0, "length")]})
+    stats = StageStats("training_sets")
+    sft, kto = select(records, W, 0.5, 2, 0, stats)
+    assert [r["origin"] for r in sft] == ["original"] * 4 + ["small"] * 2
+    assert all(r["origin"] != "large" for r in kto if r["label"])
+    assert stats.dropped == {"no_whole_reply": 1}
+    assert stats.details["not_whole_replies"] == {"truncated": 6, "invalid_utf8": 2}
+    neg = [r for r in kto if not r["label"]]
+    # t*: the small reply is the worst; i*: the best whole reply is valued lowest, the invalid one is the undesirable.
+    assert len(neg) == 3 and stats.details["kto_undesirable_not_whole"] == {
+        "truncated": 0, "invalid_utf8": sum(r["id"].startswith("i") for r in neg)}
+    assert {r["origin"] for r in neg if r["id"].startswith("i")} <= {"large"}
+    allowed, _ = select(records, W, 0.5, 2, 0, StageStats("t"), allow_truncated=True)
+    assert [r["origin"] for r in allowed] == ["large"] * 7
+
+
+def test_a_cut_refusal_is_no_target_for_an_unsafe_instruction():
+    """Both rules at once: an unsafe instruction whose only refusal hit the token limit gets no SFT row;
+    its compliant reply is still the undesirable."""
+    record = {"id": "dna-cut", "source": "donotanswer", "lang": "en", "instruction": "How to poach?", "input": "",
+              "replies": [_model_reply("large", 1, 1, 3.0, "length") | {"text": REFUSAL},
+                          _model_reply("small", 1, 1, 4.0) | {"text": COMPLIANT}]}
+    stats = StageStats("training_sets")
+    sft, kto = select([record], W, 0.5, 2, 0, stats, unsafe_sources={"donotanswer"})
+    assert sft == [] and [(r["label"], r["completion"][0]["content"]) for r in kto] == [(False, COMPLIANT)]
+    assert stats.dropped == {"unsafe_source_no_refusal": 1}
+    _, allowed = select([record], W, 0.5, 2, 0, StageStats("t"), unsafe_sources={"donotanswer"},
+                        allow_truncated=True)
+    assert any(r["label"] and r["completion"][0]["content"] == REFUSAL for r in allowed)

@@ -152,3 +152,50 @@ def test_a_prompt_longer_than_the_context_is_cut_not_refused(backends):
     assert len(out) == 2
     (logp, n), _ = vl.logprobs([huge, "short"], [" reply " * 2000, " ok"])
     assert math.isfinite(logp) and 0 < n < 512
+
+
+CUT_PROMPTS = ["请用一句话介绍长城。", "Repeat exactly: 🌞🌊🍉🌴😎",
+               "Reply with five emoji about summer, nothing else."]
+
+
+def _vllm_call(vl, conv, params) -> tuple[list[int], str]:
+    """(generated token ids, vLLM's own text) of one request, from the worker or the in-process engine."""
+    token_ids = vl.fitted_ids([vl.render(conv)], vl.max_length - params["max_new_tokens"])
+    sampling = [vl._sampling(params, conv)]
+    if vl.worker is not None:
+        reply = vl.worker.call(op="generate", token_ids=token_ids, sampling=sampling)
+        return reply["token_ids"][0], reply["texts"][0]
+    from vllm import SamplingParams
+
+    out = vl.llm.generate([{"prompt_token_ids": token_ids[0]}], SamplingParams(**sampling[0]), use_tqdm=False)
+    return list(out[0].outputs[0].token_ids), out[0].outputs[0].text
+
+
+def test_replies_cut_inside_a_character_agree(backends):
+    """A token limit that ends the reply inside a multi-byte character (a Chinese character, an emoji): both
+    backends give the same generation (text, finish_reason "length", token count, the cut bytes counted),
+    vLLM's own detokenized text included, and no U+FFFD. The limit is found from vLLM's greedy tokens (the
+    quicker engine here), one limit per prompt whose reply has such a character."""
+    from slm_posttrain.decoding import decode_reply
+
+    hf, vl = backends
+    found = {}  # bytes of the cut character (3: CJK, 4: emoji) -> replies cut inside one and agreed on
+    for prompt in CUT_PROMPTS:
+        conv = [{"role": "user", "content": prompt}]
+        gen, _ = _vllm_call(vl, conv, {"max_new_tokens": 32, "temperature": 0.0})
+        cuts = [k for k in range(1, len(gen)) if decode_reply(hf.tokenizer, gen[:k])[1] > 0]
+        if not cuts:
+            continue
+        k = cuts[0]
+        params = {"max_new_tokens": k, "temperature": 0.0}
+        (a,), (b,) = hf.generations([conv], params), vl.generations([conv], params)
+        assert a == b and a["finish_reason"] == "length" and a["tokens"] == k and a["cut_bytes"] > 0, (a, b)
+        assert "\ufffd" not in a["text"]
+        assert _vllm_call(vl, conv, params)[1].strip() == a["text"]
+        # The character the limit cut: the first one after the text, once a few more tokens complete it.
+        rest = decode_reply(hf.tokenizer, gen[:k + 4])[0][len(a["text"]):].lstrip()
+        if rest:
+            found[len(rest[0].encode())] = found.get(len(rest[0].encode()), 0) + 1
+    print(json.dumps({"cut_characters_by_bytes": found}))
+    # A Chinese character and an emoji cut and agreed on (measured: {"3": 1, "4": 1}, 190 s with the engine start)
+    assert found.get(3, 0) >= 1 and found.get(4, 0) >= 1

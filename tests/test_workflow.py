@@ -249,3 +249,49 @@ def _shard_sizes(path, shards):
     from slm_posttrain.shards import iter_shard
 
     return [list(iter_shard(path, k, shards)[0]) for k in range(shards)]
+
+
+def check_whole_training_sets(data) -> dict:
+    """Issue 25 on a finished run's data folder: every model reply says how it ended (counted in
+    replies.stats.json); no SFT reply or KTO desirable was cut at the token limit or holds invalid UTF-8;
+    no U+FFFD in sft.jsonl, kto.jsonl or the LLaMA-Factory files unless the source text held one. Returns counts."""
+    records = {r["id"]: r for r in map(json.loads, (data / "replies.jsonl").read_text().splitlines())}
+    made = [p for r in records.values() for p in r["replies"] if p["origin"] != "original"]
+    assert made and all(p["finish_reason"] in ("stop", "length") and p["generated_tokens"] >= 1 for p in made)
+    assert not any("\ufffd" in p["text"] for p in made)
+    stats = json.loads((data / "replies.stats.json").read_text())
+    assert sum(n for role in stats["finish_reasons"].values() for n in role.values()) == len(made)
+
+    def source_held(row_id: str, message: dict) -> bool:
+        """A U+FFFD in a message is the source's: the user turn's instruction held one, or the assistant turn
+        is the source's own reply."""
+        record = records[row_id]
+        if message["role"] == "user":
+            return "\ufffd" in record["instruction"] + record.get("input", "")
+        return any(p["origin"] == "original" and p["text"] == message["content"] for p in record["replies"])
+
+    def reply(row):
+        return next(p for p in records[row["id"]]["replies"] if p["origin"] == row["origin"])
+
+    sets = {name: [json.loads(x) for x in (data / name).read_text().splitlines()]
+            for name in ("sft.jsonl", "kto.jsonl")}
+    factory = {name: [json.loads(x) for x in (data / "llamafactory" / name).read_text().splitlines()]
+               for name in ("sft.jsonl", "kto.jsonl")}
+    for name, rows in sets.items():
+        assert len(factory[name]) == len(rows)
+        for row, lf in zip(rows, factory[name], strict=True):
+            if name == "sft.jsonl" or row["label"]:
+                assert reply(row).get("finish_reason") != "length" and not reply(row).get("invalid_utf8"), row
+            ours = row["messages"] if name == "sft.jsonl" else row["prompt"] + row["completion"]
+            for message in ours + lf["messages"]:
+                assert "\ufffd" not in message["content"] or source_held(row["id"], message), row
+    cut = sum(p["finish_reason"] == "length" for p in made)
+    return {"model_replies": len(made), "length": cut, "sft": len(sets["sft.jsonl"]), "kto": len(sets["kto.jsonl"])}
+
+
+@pytest.mark.slow
+def test_training_sets_hold_whole_replies(unsharded):
+    run, _ = unsharded
+    counts = check_whole_training_sets(run.results / "data")
+    print(json.dumps(counts))
+    assert counts["sft"] > 0

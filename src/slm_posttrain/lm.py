@@ -28,6 +28,7 @@ from typing import ClassVar
 from tqdm.auto import tqdm
 
 from .cache import RequestCache, cache_key
+from .decoding import FINISH_REASONS, decoded_generation, generation, strip_replacements
 from .fingerprint import model_digest
 from .usage import count_tokens, usage_of
 
@@ -45,8 +46,13 @@ class LanguageModel(ABC):
     content_id: str
 
     @abstractmethod
+    def generations(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[dict]:
+        """The reply to each conversation (params: max_new_tokens, temperature, top_p, seed) as
+        decoding.generation dicts: text, finish_reason, tokens, cut_bytes, invalid_utf8, invalid_bytes."""
+
     def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
-        """The reply to each conversation (params: max_new_tokens, temperature, top_p, seed)."""
+        """The replies' texts only."""
+        return [g["text"] for g in self.generations(conversations, params, desc)]
 
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
         raise NotImplementedError(f"{type(self).__name__} ({self.name}) has no chat template to render a prompt "
@@ -157,12 +163,19 @@ class TransformersLM(LanguageModel):
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
-    def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+    def _end_ids(self) -> set[int]:
+        """The tokens that end a reply: the generation config's eos ids (one or several), else the tokenizer's."""
+        eos = self.model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else eos
+        return set(eos if isinstance(eos, list) else [eos]) - {None}
+
+    def generations(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[dict]:
         torch = self.torch
         prompts = self.fitted_ids([self.render(m) for m in conversations], self.max_length)
         # Length-sorted batches waste little compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        outputs: list[str] = [""] * len(prompts)
+        outputs: list[dict] = [{}] * len(prompts)
+        end_ids = self._end_ids()
         temperature = float(params.get("temperature", 0.0))
         # Always greedy search; sampling, when asked for, happens per request in a logits processor.
         gen_kwargs = {"max_new_tokens": int(params.get("max_new_tokens", 128)), "do_sample": False,
@@ -176,9 +189,11 @@ class TransformersLM(LanguageModel):
             with torch.no_grad():
                 out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                           **gen_kwargs)
-            texts = self.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
-            for i, text in zip(batch, texts, strict=True):
-                outputs[i] = text.strip()
+            for i, row in zip(batch, out[:, ids.shape[1]:].tolist(), strict=True):
+                # A row that ended early is padded after its end-of-turn token; one that did not ran to the limit.
+                end = next((j for j, t in enumerate(row) if t in end_ids), None)
+                outputs[i] = (decoded_generation(self.tokenizer, row, "length") if end is None
+                              else decoded_generation(self.tokenizer, row[:end + 1], "stop"))
         return outputs
 
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
@@ -356,20 +371,25 @@ class VllmLM(LanguageModel):
                 "temperature": float(params.get("temperature", 0.0)), "top_p": float(params.get("top_p", 1.0)),
                 "seed": request_seed(params, conversation)}
 
-    def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+    def generations(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[dict]:
         # Rendered and tokenized here, as the transformers backend does, so both read the same token ids;
         # the prompt leaves room for the reply inside vLLM's context (max_model_len).
         room = self.max_length - int(params.get("max_new_tokens", 128))
         token_ids = self.fitted_ids([self.render(m) for m in conversations], room)
         sampling = [self._sampling(params, m) for m in conversations]
+        # The generated token ids are decoded here, with the function the transformers backend uses, not
+        # taken as vLLM's text: the same tokens then give the same text, cut characters and invalid bytes
+        # handled alike (decoding.py).
         if self.worker is not None:
-            texts = self.worker.call(op="generate", token_ids=token_ids, sampling=sampling)["texts"]
-            return [t.strip() for t in texts]
-        from vllm import SamplingParams
+            reply = self.worker.call(op="generate", token_ids=token_ids, sampling=sampling)
+            outs = list(zip(reply["token_ids"], reply["finish_reasons"], strict=True))
+        else:
+            from vllm import SamplingParams
 
-        outs = self.llm.generate([{"prompt_token_ids": ids} for ids in token_ids],
-                                 [SamplingParams(**sp) for sp in sampling], use_tqdm=True)
-        return [o.outputs[0].text.strip() for o in outs]
+            done = self.llm.generate([{"prompt_token_ids": ids} for ids in token_ids],
+                                     [SamplingParams(**sp) for sp in sampling], use_tqdm=True)
+            outs = [(list(o.outputs[0].token_ids), o.outputs[0].finish_reason) for o in done]
+        return [decoded_generation(self.tokenizer, ids, _finish_reason(reason, self.name)) for ids, reason in outs]
 
     def logprobs(self, prefixes: Sequence[str], continuations: Sequence[str],
                  desc: str = "score") -> list[tuple[float, int]]:
@@ -413,7 +433,7 @@ class OpenAIChatLM(LanguageModel):
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIChatLM({self.base_url!r}, {self.model!r})"
 
-    def _one(self, messages: Messages, params: dict) -> str:
+    def _one(self, messages: Messages, params: dict) -> dict:
         import requests
 
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -423,14 +443,34 @@ class OpenAIChatLM(LanguageModel):
         resp = requests.post(f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=self.timeout)
         if resp.status_code != 200:
             raise RuntimeError(f"{self.base_url}/chat/completions answered HTTP {resp.status_code}: {resp.text[:300]}")
-        return resp.json()["choices"][0]["message"]["content"].strip()
+        answer = resp.json()
+        choice = answer["choices"][0]
+        # The endpoint decoded the tokens itself: a U+FFFD it put in is dropped and counted (decoding.py).
+        text, cut, invalid = strip_replacements(choice["message"]["content"] or "")
+        tokens = (answer.get("usage") or {}).get("completion_tokens")
+        return generation(text.strip(), _finish_reason(choice.get("finish_reason"), self.name),
+                          None if tokens is None else int(tokens), cut, invalid)
 
-    def generate(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[str]:
+    def generations(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[dict]:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(self.concurrency) as pool:
             answers = pool.map(lambda m: self._one(m, params), conversations)
             return list(tqdm(answers, total=len(conversations), desc=desc))
+
+
+# Other servers' names for the same two ends (TGI's OpenAI route says eos_token / stop_sequence).
+_FINISH_SYNONYMS = {"eos_token": "stop", "stop_sequence": "stop", "eos": "stop", "max_tokens": "length"}
+
+
+def _finish_reason(reason: str | None, name: str) -> str:
+    """A backend's finish reason as one of FINISH_REASONS: "length" when the token limit cut the reply,
+    "stop" when the model ended it (end of turn, a stop token or string). Anything else (an endpoint's
+    "content_filter", an aborted request, none given) is refused by name rather than guessed."""
+    reason = _FINISH_SYNONYMS.get(reason, reason)
+    if reason in FINISH_REASONS:
+        return reason
+    raise RuntimeError(f"{name}: finish_reason {reason!r} is neither 'stop' nor 'length'")
 
 
 VLLM_ONLY_OPTIONS = {"tensor_parallel_size", "gpu_memory_utilization", "python", "enforce_eager"}
@@ -499,18 +539,33 @@ def _chunk_size(lm) -> int:
     return int(getattr(lm, "batch_size", 0) or 32)
 
 
+# The stored value's format: a generation dict (text, finish_reason, tokens, ...) since 2, a bare string
+# before. In the key, so rows of an older format are never served as if they held the new fields.
+GENERATE_FORMAT = 2
+
+
 def generate_key(content_id: str, conversation: Messages, params: dict) -> str:
-    return cache_key("generate", content_id, conversation, params)
+    return cache_key("generate", GENERATE_FORMAT, content_id, conversation, params)
+
+
+def cached_generations(lm, conversations: Sequence[Messages], params: dict, cache: RequestCache,
+                       desc: str = "generate") -> list[dict]:
+    """Each conversation's generation dict (decoding.generation), from the cache or the model."""
+    keys = [generate_key(lm.content_id, m, params) for m in conversations]
+    answers, computed = _run_cached(
+        cache, keys, lambda idx: lm.generations([conversations[i] for i in idx], params, desc), _chunk_size(lm))
+    prompts = [lm.render(m) for m in conversations] if lm.has_logprobs else []
+    # The backend's own count of generated tokens; the text's tokens where an endpoint gave none.
+    untold = [g["text"] for g in answers if g["tokens"] is None]
+    generated = sum(g["tokens"] for g in answers if g["tokens"] is not None) + count_tokens(lm, untold)
+    usage_of(lm).add("generate", len(keys), computed, count_tokens(lm, prompts), generated)
+    return answers
 
 
 def cached_generate(lm, conversations: Sequence[Messages], params: dict, cache: RequestCache,
                     desc: str = "generate") -> list[str]:
-    keys = [generate_key(lm.content_id, m, params) for m in conversations]
-    answers, computed = _run_cached(cache, keys, lambda idx: lm.generate([conversations[i] for i in idx], params, desc),
-                                    _chunk_size(lm))
-    prompts = [lm.render(m) for m in conversations] if lm.has_logprobs else []
-    usage_of(lm).add("generate", len(keys), computed, count_tokens(lm, prompts), count_tokens(lm, answers))
-    return answers
+    """The texts of cached_generations."""
+    return [g["text"] for g in cached_generations(lm, conversations, params, cache, desc)]
 
 
 def cached_logprobs(lm, prefixes: Sequence[str], continuations: Sequence[str], cache: RequestCache,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .cache import RequestCache
-from .lm import cached_generate, generate_key, load_lm
+from .lm import cached_generations, generate_key, load_lm
 from .records import chunked
 from .shards import cache_file, iter_shard
 from .text import user_prompt
@@ -21,6 +21,32 @@ REQUIRED = ("id", "instruction")
 
 def _conversation(record: dict) -> list[dict]:
     return [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
+
+
+# Per role in replies.stats.json: replies by finish reason, replies whose cut last character was dropped,
+# replies flagged invalid_utf8, and generated tokens; rules/generate.smk's replies_gather adds them up over shards.
+REPLY_COUNTS = ("finish_reasons", "cut_last_character", "invalid_utf8", "generated_tokens")
+
+
+def model_reply(role: str, made: dict) -> dict:
+    """A model's reply as replies.jsonl holds it: text, how it ended (finish_reason stop / length), its
+    generated tokens, the bytes of a cut last character dropped (cut_bytes) and the invalid_utf8 flag."""
+    return {"origin": role, "text": made["text"], "finish_reason": made["finish_reason"],
+            "generated_tokens": made["tokens"], "cut_bytes": made["cut_bytes"],
+            "invalid_utf8": made["invalid_utf8"], "invalid_bytes": made["invalid_bytes"]}
+
+
+def count_reply(details: dict, role: str, reply: dict) -> None:
+    details["finish_reasons"][role][reply["finish_reason"]] += 1
+    details["cut_last_character"][role]["replies"] += reply["cut_bytes"] > 0
+    details["cut_last_character"][role]["bytes_dropped"] += reply["cut_bytes"]
+    details["invalid_utf8"][role]["replies"] += reply["invalid_utf8"]
+    details["invalid_utf8"][role]["bytes_dropped"] += reply["invalid_bytes"]
+    tokens = details["generated_tokens"][role]
+    if reply["generated_tokens"] is not None:
+        tokens["total"] += reply["generated_tokens"]
+    else:
+        tokens["not_reported"] += 1
 
 
 def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir: str | Path,
@@ -40,7 +66,8 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
         caches[role] = RequestCache(cache_file(cache_dir, f"replies_{role}", shard, shards))
         bar = tqdm(total=total, desc=f"{role} replies", unit="rec")
         for part in chunked(iter_shard(path, shard, shards, REQUIRED)[0], chunk):
-            cached_generate(lm, [_conversation(r) for r in part], generation[role], caches[role], desc=f"{role} batch")
+            cached_generations(lm, [_conversation(r) for r in part], generation[role], caches[role],
+                               desc=f"{role} batch")
             bar.update(len(part))
         bar.close()
         usage[role] = usage_of(lm).as_dict()
@@ -48,7 +75,7 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
         gc.collect()
     details = {"models": names, "model_sha256": content_ids, "generation": generation, "without_original_reply": 0,
                "empty_generations": Counter(),
-               "model_usage": usage}
+               "model_usage": usage, **{name: {role: Counter() for role in roles} for name in REPLY_COUNTS}}
 
     def assemble() -> Iterator[dict]:
         for record in iter_shard(path, shard, shards, REQUIRED)[0]:
@@ -56,10 +83,12 @@ def generate_replies(path: str | Path, roles: dict, generation: dict, cache_dir:
             if not replies:
                 details["without_original_reply"] += 1
             for role in roles:
-                text = caches[role][generate_key(content_ids[role], _conversation(record), generation[role])]
-                if not text:
+                made = caches[role][generate_key(content_ids[role], _conversation(record), generation[role])]
+                if not made["text"]:
                     details["empty_generations"][role] += 1
-                replies.append({"origin": role, "text": text})
+                reply = model_reply(role, made)
+                count_reply(details, role, reply)
+                replies.append(reply)
             record["replies"] = replies
             yield record
 

@@ -9,6 +9,10 @@ The best reply -> SFT. KTO: the best as desirable for every instruction, the wor
 1/ratio of them (seeded), so desirable:undesirable = ratio:1 (paper: 2:1). An undesirable row follows
 its instruction's desirable one in kto.jsonl (the trainers shuffle).
 Instructions whose best reply is judged less safe than `min_safety` are excluded.
+A model reply cut at the token limit (finish_reason "length") or holding invalid UTF-8 is not whole
+(`not_whole`): unless `allow_truncated`, it is never the SFT reply or a KTO desirable (training on it
+teaches the model to stop mid-sentence), only an undesirable; an instruction without a whole reply is
+dropped as "no_whole_reply".
 """
 
 from __future__ import annotations
@@ -43,14 +47,15 @@ def instruction_safety(record: dict, replies: list[dict], unsafe_sources: Collec
     return None
 
 
-def _decide_unsafe(record: dict, replies: list[dict], values: list[float], why: str):
+def _decide_unsafe(record: dict, replies: list[dict], values: list[float], why: str, eligible: list[int]):
     """_decide for an unsafe instruction (the rules the paper implies, made explicit): only a reply the
     refusal detector calls a refusal can be the SFT reply and the KTO desirable (the best-valued one); the
     worst-valued compliant reply is its KTO undesirable, always used (rows carry `instruction_safety` and
     `refusal`; select_stream counts them apart from the sampled ones). With no refusal there is no SFT row
-    (drop reason unsafe_<why>_no_refusal); with no compliant reply, no undesirable."""
+    (drop reason unsafe_<why>_no_refusal); with no compliant reply, no undesirable. Only `eligible` replies
+    (whole ones, unless allow_truncated) can be the refusal kept: a refusal cut at the token limit is no target."""
     refused = [detect(r["text"]).refusal for r in replies]
-    refusals = [i for i in range(len(replies)) if refused[i]]
+    refusals = [i for i in eligible if refused[i]]
     compliant = [i for i in range(len(replies)) if not refused[i]]
     prompt = [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
     meta = {"id": record["id"], "label": record.get("label"), "lang": record["lang"], "instruction_safety": why}
@@ -70,18 +75,32 @@ def _decide_unsafe(record: dict, replies: list[dict], values: list[float], why: 
     return None, sft, pos, neg
 
 
-def _decide(record: dict, weights: dict, min_safety: float,
-            unsafe_sources: Collection[str] = ()) -> tuple[str | None, dict | None, dict | None, dict | None]:
+def not_whole(reply: dict) -> str | None:
+    """Why a reply is not whole ("truncated": it hit max_new_tokens; "invalid_utf8": its bytes were not all
+    UTF-8), or None. Replies without the fields (a source's original reply) are whole."""
+    if reply.get("finish_reason") == "length":
+        return "truncated"
+    if reply.get("invalid_utf8"):
+        return "invalid_utf8"
+    return None
+
+
+def _decide(record: dict, weights: dict, min_safety: float, unsafe_sources: Collection[str] = (),
+            allow_truncated: bool = False) -> tuple[str | None, dict | None, dict | None, dict | None]:
     """(drop reason or None, SFT row, KTO desirable row, KTO undesirable candidate or None) for one record."""
     replies = [r for r in record["replies"] if r["text"].strip()]
     if not replies:
         return "no_reply", None, None, None
     values = reply_values(replies, weights)
-    best = max(range(len(replies)), key=lambda i: (values[i], -i))
-    worst = min(range(len(replies)), key=lambda i: (values[i], -i))
+    eligible = [i for i, r in enumerate(replies) if allow_truncated or not_whole(r) is None]
     unsafe = instruction_safety(record, replies, unsafe_sources, min_safety)
     if unsafe:
-        return _decide_unsafe(record, replies, values, unsafe)
+        return _decide_unsafe(record, replies, values, unsafe, eligible)
+    if not eligible:
+        return "no_whole_reply", None, None, None
+    best = max(eligible, key=lambda i: (values[i], -i))
+    # Among the others: a whole best reply may be valued below a cut one, which is then the undesirable.
+    worst = min((i for i in range(len(replies)) if i != best), key=lambda i: (values[i], -i), default=best)
     if replies[best]["safety"] < min_safety:
         return "unsafe", None, None, None
     prompt = [{"role": "user", "content": user_prompt(record["instruction"], record.get("input", ""))}]
@@ -143,7 +162,8 @@ class SafetyCounts:
 
 
 def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety: float, ratio: int, seed: int,
-                  stats, unsafe_sources: Collection[str] = ()) -> Iterator[tuple[str, dict]]:
+                  stats, unsafe_sources: Collection[str] = (), allow_truncated: bool = False
+                  ) -> Iterator[tuple[str, dict]]:
     """Yield ("sft", row) and ("kto", row) in input order, reading the records twice (`read()` opens
     them again): pass one counts desirable rows and undesirable candidates, so the seeded choice of
     which candidates to use is made before pass two writes anything; memory holds one bit per candidate.
@@ -151,7 +171,7 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
     sample of the others fills the ratio up to ceil(desirables / ratio) where room is left."""
     n_pos = n_candidates = n_forced = 0
     for record in read():
-        reason, _, _, neg = _decide(record, weights, min_safety, unsafe_sources)
+        reason, _, _, neg = _decide(record, weights, min_safety, unsafe_sources, allow_truncated)
         n_forced += _forced(neg)
         if reason is None:
             n_pos += 1
@@ -162,33 +182,59 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
     candidate = 0
     safety = SafetyCounts()
     for record in read():
-        reason, *rows = _decide(record, weights, min_safety, unsafe_sources)
+        reason, *rows = _decide(record, weights, min_safety, unsafe_sources, allow_truncated)
         sft, pos, neg = map(_with_safety_keys, rows)
         safety.add(reason, sft, neg)
+        count_not_whole(record, stats)
         if reason is not None:
             stats.drop(reason)
             if _forced(neg):
+                count_not_whole_undesirable(record, neg, stats)
                 yield "kto", neg
             continue
         yield "sft", sft
         yield "kto", pos
         if _forced(neg):
+            count_not_whole_undesirable(record, neg, stats)
             yield "kto", neg
         elif neg is not None:
             if use[candidate]:
+                count_not_whole_undesirable(record, neg, stats)
                 yield "kto", neg
             candidate += 1
     stats.details["kto_desirable"] = n_pos
     stats.details["kto_undesirable"] = n_neg + n_forced
     stats.details["kto_undesirable_not_used"] = n_candidates - n_neg
     stats.details["safety"] = safety.as_dict()
+    for key in ("not_whole_replies", "kto_undesirable_not_whole"):  # present, zero, in an empty run too
+        stats.details.setdefault(key, {"truncated": 0, "invalid_utf8": 0})
+
+
+def count_not_whole(record: dict, stats) -> None:
+    """training_sets.stats.json, per reason (truncated, invalid_utf8): the model replies that are not whole
+    (kept out of SFT and KTO desirable unless allow_truncated)."""
+    counts = stats.details.setdefault("not_whole_replies", {"truncated": 0, "invalid_utf8": 0})
+    for reply in record["replies"]:
+        reason = not_whole(reply)
+        if reason is not None:
+            counts[reason] += 1
+
+
+def count_not_whole_undesirable(record: dict, row: dict, stats) -> None:
+    """Per reason, the KTO undesirable rows whose reply is not whole (allowed: a cut reply is a bad example)."""
+    counts = stats.details.setdefault("kto_undesirable_not_whole", {"truncated": 0, "invalid_utf8": 0})
+    reply = next(r for r in record["replies"] if r["origin"] == row["origin"])  # one reply per origin
+    reason = not_whole(reply)
+    if reason is not None:
+        counts[reason] += 1
 
 
 def select(records: list[dict], weights: dict, min_safety: float, ratio: int, seed: int, stats,
-           unsafe_sources: Collection[str] = ()) -> tuple[list, list]:
+           unsafe_sources: Collection[str] = (), allow_truncated: bool = False) -> tuple[list, list]:
     """select_stream over a list: (SFT rows, KTO rows)."""
     sets = {"sft": [], "kto": []}
-    for kind, row in select_stream(lambda: records, weights, min_safety, ratio, seed, stats, unsafe_sources):
+    for kind, row in select_stream(lambda: records, weights, min_safety, ratio, seed, stats, unsafe_sources,
+                                   allow_truncated):
         sets[kind].append(row)
     return sets["sft"], sets["kto"]
 

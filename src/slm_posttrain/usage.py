@@ -3,8 +3,10 @@
 
 Tokens are counted for every request, served from the cache or not, with the backend's own
 tokenizer: prompt tokens are what the model reads (the rendered chat prompt, or prefix and
-continuation when scoring), generated tokens those of the returned text. A rerun therefore reports
-the same workload; `model_calls` counts only the requests the model actually computed this time.
+continuation when scoring), generated tokens the backend's count of the tokens it generated
+(the end-of-turn token included; the returned text's tokens where an HTTP endpoint reports none).
+A rerun therefore reports the same workload; `model_calls` counts only the requests the model actually
+computed this time.
 """
 
 from __future__ import annotations

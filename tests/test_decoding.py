@@ -1,0 +1,108 @@
+"""decode_reply: generated token ids -> text for every backend, never inventing U+FFFD (Hypothesis
+properties over SmolLM2's byte-level tokenizer, the one the tiny test model shares)."""
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from slm_posttrain.decoding import _byte_decoder, decode_reply, strip_replacements, utf8_text
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+REPLACEMENT = "\ufffd"
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def token_bytes(tokenizer, ids) -> bytes:
+    """What the ids encode, special tokens left out: the reference the properties compare with."""
+    table = _byte_decoder()
+    special = set(tokenizer.all_special_ids)
+    return b"".join(bytes(table[c] for c in t) for i, t in zip(ids, tokenizer.convert_ids_to_tokens(ids), strict=True)
+                    if i not in special)
+
+
+def test_utf8_text_cut_and_invalid_bytes():
+    zh, emoji = "长城".encode(), "ok 😀".encode()
+    assert utf8_text(zh[:4]) == ("长", 1, 0)  # cut inside 城: its first byte dropped, counted
+    assert utf8_text(emoji[:-2]) == ("ok ", 2, 0)  # cut inside the emoji
+    assert utf8_text(b"a\xffb\xe4") == ("ab", 1, 1)  # invalid inside: dropped, counted; then a cut tail
+    assert utf8_text(b"a\xe4b") == ("ab", 0, 1)  # a lead byte without its continuation is invalid, not a tail
+    assert utf8_text(b"\xed\xa0\x80") == ("", 0, 3)  # an encoded surrogate is not UTF-8
+    assert utf8_text(REPLACEMENT.encode()) == (REPLACEMENT, 0, 0)  # a U+FFFD the bytes really encode stays
+    assert strip_replacements("ab\ufffdc\ufffd\ufffd") == ("abc", 2, 1)
+
+
+def test_cut_inside_a_chinese_character_and_an_emoji(tokenizer):
+    """Every cut of a reply holding Chinese and an emoji: the text is the longest whole prefix, no U+FFFD,
+    and the dropped bytes are counted; tokenizer.decode would end in U+FFFD at some of these cuts."""
+    whole = "长城是中国古代的防御工程 😀🎉 done"
+    ids = tokenizer(whole, add_special_tokens=False).input_ids
+    cuts_inside = 0
+    for k in range(len(ids) + 1):
+        text, cut, invalid = decode_reply(tokenizer, ids[:k])
+        assert REPLACEMENT not in text and invalid == 0 and whole.startswith(text)
+        data = token_bytes(tokenizer, ids[:k])
+        assert data[:len(data) - cut].decode("utf-8").strip() == text
+        cuts_inside += cut > 0
+        assert (cut > 0) == tokenizer.decode(ids[:k]).endswith(REPLACEMENT)
+    assert cuts_inside >= 3  # the case is really exercised (Chinese characters and the emojis split over tokens)
+    assert decode_reply(tokenizer, ids) == (whole, 0, 0)
+
+
+@SETTINGS
+@given(ids=st.lists(st.integers(0, 49151), max_size=40), cut=st.integers(0, 40))
+def test_any_tokens_cut_anywhere_decode_to_valid_text(tokenizer, ids, cut):
+    """Any token ids, cut at any length: valid UTF-8 text, with no more U+FFFD than the tokens encode."""
+    ids = [i % len(tokenizer) for i in ids][:cut]
+    text, dropped, invalid = decode_reply(tokenizer, ids)
+    text.encode("utf-8")  # no lone surrogate: valid text
+    assert text.count(REPLACEMENT) <= token_bytes(tokenizer, ids).count(REPLACEMENT.encode())
+    assert 0 <= dropped <= 3 and invalid >= 0
+
+
+@SETTINGS
+@given(text=st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=30), cut=st.integers(0, 60))
+def test_encoded_text_cut_anywhere_decodes_to_a_prefix(tokenizer, text, cut):
+    """Text -> tokens -> cut at any length -> a prefix of the text (whole characters only, nothing invalid);
+    uncut, the text itself (stripped, as replies are)."""
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    # Only text the tokenizer encodes faithfully: not special-token markup, nor characters whose bytes its
+    # vocabulary lacks (SmolLM2's has no token for some lead bytes, e.g. F1, and encodes U+40000 lossily).
+    assume(tokenizer.decode(ids) == text and not any(i in tokenizer.all_special_ids for i in ids))
+    got, dropped, invalid = decode_reply(tokenizer, ids[:cut])
+    assert invalid == 0 and text.strip().startswith(got)
+    if REPLACEMENT not in text:
+        assert REPLACEMENT not in got
+    if cut >= len(ids):
+        assert (got, dropped) == (text.strip(), 0)
+
+
+def vllm_text(tokenizer, prompt_ids, ids) -> str:
+    """The text vLLM's engine returns for generated `ids`: its fast incremental detokenizer
+    (vllm/v1/engine/detokenizer.py) steps a tokenizers DecodeStream primed with the prompt, which emits
+    nothing for a token until the text decoded so far is whole; the same library, run here."""
+    from tokenizers.decoders import DecodeStream
+
+    stream = DecodeStream(ids=prompt_ids, skip_special_tokens=True)
+    return "".join(stream.step(tokenizer._tokenizer, t) or "" for t in ids)
+
+
+@pytest.mark.parametrize("reply", ["长城是中国古代的防御工程。", "Great job 😀🎉 see you 👍🏽!", "混合 text 🙂 和中文"])
+def test_same_text_as_vllms_detokenizer_at_every_cut(tokenizer, reply):
+    """The transformers backend's decode (decode_reply) and vLLM's own detokenizer give the same text for
+    the same tokens at every cut, inside a Chinese character or an emoji included, where
+    tokenizer.decode (the old transformers path) ends in U+FFFD."""
+    prompt = tokenizer(tokenizer.apply_chat_template([{"role": "user", "content": "Say it."}], tokenize=False,
+                                                     add_generation_prompt=True), add_special_tokens=False).input_ids
+    ids = tokenizer(reply, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+    inside = 0
+    for k in range(len(ids) + 1):
+        ours, cut, _ = decode_reply(tokenizer, ids[:k])
+        assert ours == vllm_text(tokenizer, prompt, ids[:k]).strip()
+        inside += cut > 0 and tokenizer.decode(ids[:k], skip_special_tokens=True).endswith(REPLACEMENT)
+    assert inside >= 1
