@@ -35,6 +35,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,7 @@ class Item:
     id: str  # <split>/<subject or task>/<row>: the row of the shipped file
     forms: list[str]  # the texts indexed for it
     partial: tuple[bool, ...] = ()  # per form: a part of the item (a question without its options)
+    row: dict = field(default_factory=dict, repr=False)  # the fields read (question, options; prompt)
 
 
 @dataclass
@@ -68,13 +70,15 @@ class Settings:
     partial_min_ngrams: float = 2.0
     fields: tuple[str, ...] = ("instruction", "input")
     normalize: dict = field(default_factory=dict)
+    simplify: bool = True
 
     @classmethod
     def from_config(cls, cfg: dict, normalize: dict | None = None) -> Settings:
         ngram = cfg.get("ngram", {})
         return cls(ngram_en=ngram.get("en", 8), ngram_zh=ngram.get("zh", 13),
                    min_coverage=cfg.get("min_coverage", 0.5), partial_min_ngrams=cfg.get("partial_min_ngrams", 2.0),
-                   fields=tuple(cfg.get("fields", ("instruction", "input"))), normalize=dict(normalize or {}))
+                   fields=tuple(cfg.get("fields", ("instruction", "input"))), normalize=dict(normalize or {}),
+                   simplify=cfg.get("traditional_to_simplified", True))
 
 
 # ---------------------------------------------------------------- benchmark items (every row)
@@ -94,15 +98,18 @@ def _mc_items(name: str, path: str | Path) -> Iterator[Item]:
                     if spec.has_header:
                         fields = fields[1:]
                     if len(fields) < 5:
-                        raise DataError(f"{path}!{member}:{lineno}: expected question and A-D, got {len(fields)} fields")
+                        raise DataError(f"{path}!{member}:{lineno}: expected question and A-D, "
+                                        f"got {len(fields)} fields")
                     question, options = fields[0], fields[1:5]
                     lettered = "\n".join(f"{letter}. {text}" for letter, text in zip(_LETTERS, options, strict=True))
-                    yield Item(name, f"{split}/{subject}/{lineno}", [f"{question}\n{lettered}", question], (False, True))
+                    # indexed with its options (the evaluation prompt) and alone (options dropped or reordered)
+                    yield Item(name, f"{split}/{subject}/{lineno}", [f"{question}\n{lettered}", question],
+                               (False, True), {"question": question, "options": options})
 
 
 def _jsonl_items(name: str, path: str | Path, key: str, label) -> Iterator[Item]:
     for lineno, row in iter_jsonl_numbered(path, required=(key,)):
-        yield Item(name, label(lineno, row), [row[key]])
+        yield Item(name, label(lineno, row), [row[key]], row={key: row[key]})
 
 
 def benchmark_items(paths: dict[str, str | Path]) -> Iterator[Item]:
@@ -130,9 +137,34 @@ def shipped_paths(evaluation_benchmarks: dict, root: str | Path = ".") -> dict[s
 
 # ---------------------------------------------------------------- tokens and n-gram hashes
 
-def tokens_of(texts: list[str], normalize: dict | None = None) -> list[str]:
-    """Tokens of the texts, a NUL token between two texts."""
-    return _TOKEN.findall("\x00".join(normalize_many([t.replace("\x00", " ") for t in texts], normalize)))
+def tokens_of(texts: list[str], normalize: dict | None = None, simplify: bool = True) -> list[str]:
+    """Tokens of the texts, a NUL token between two texts; `simplify`: traditional Chinese characters
+    mapped to simplified ones first (the benchmarks are simplified; a traditional copy is the same item)."""
+    joined = "\x00".join(normalize_many([t.replace("\x00", " ") for t in texts], normalize))
+    return _TOKEN.findall(_simplified(joined) if simplify else joined)
+
+
+@lru_cache(maxsize=1)
+def _simplified_table() -> np.ndarray:
+    """Code point -> code point: zhconv's one-character traditional -> simplified mappings.
+
+    By hand rather than zhconv.convert (normalize's zh_simplified step), which converts phrase by phrase
+    at about 0.5M characters a second, an hour at paper scale; one character at a time through a table
+    is numpy speed, and n-gram matching needs no phrase-level choices."""
+    import zhconv.zhconv as zc
+
+    table = np.arange(0x110000, dtype=np.uint32)
+    for trad, simp in zc.getdict("zh-hans").items():
+        if len(trad) == 1 and len(simp) == 1:
+            table[ord(trad)] = ord(simp)
+    return table
+
+
+def _simplified(text: str) -> str:
+    if text.isascii():
+        return text
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return _simplified_table()[codes].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _multipliers(n: int) -> np.ndarray:
@@ -210,7 +242,8 @@ class Index:
         """Index a batch of items: all their forms tokenized, hashed and placed at once (numpy)."""
         if not batch:
             return
-        toks = tokens_of([form for item in batch for form in item.forms], self.settings.normalize)
+        forms = [form for item in batch for form in item.forms]
+        toks = tokens_of(forms, self.settings.normalize, self.settings.simplify)
         setdefault = self.vocab.setdefault
         ids = np.fromiter((setdefault(t, len(self.vocab)) for t in toks), np.int64, len(toks))
         self.cjk_flags += [bool(_CJK_CHAR.fullmatch(t)) for t in list(self.vocab)[len(self.cjk_flags):]]
@@ -258,11 +291,11 @@ class Index:
         out: list[list[Match]] = [[] for _ in records]
         if not records or not self.tables:
             return out
-        toks = tokens_of([self.text_of(r) for r in records], self.settings.normalize)
+        toks = tokens_of([self.text_of(r) for r in records], self.settings.normalize, self.settings.simplify)
         ids = np.fromiter(map(self.lookup.__getitem__, toks), np.int64, len(toks))
         record_of = np.cumsum(ids == _SEP)
         hits_by_record: dict[int, list] = {}
-        for n, (hashes, forms, pos) in self.tables.items():
+        for n, (hashes, _, _) in self.tables.items():
             starts, h = gram_hashes(ids, n)
             if not len(h):
                 continue
@@ -388,3 +421,24 @@ def contaminated_row(record: dict, matches: list[Match], action: str) -> dict:
             "benchmark": best.benchmark, "item": best.item, "coverage": best.coverage, "span": best.span,
             "matches": [vars(m) for m in matches],
             "instruction": record.get("instruction"), "input": record.get("input", "")}
+
+
+def run_stage(records: Iterable[dict], index: Index | None, action: str, kept_path, contaminated_path,
+              stats) -> None:
+    """The stage: records without benchmark overlap to `kept_path` (all of them with action report),
+    each matched one to `contaminated_path`; `stats` (records.StageStats) counts in = out + dropped."""
+    from .records import JsonlWriter
+
+    counts = ContaminationCounts()
+    with JsonlWriter(kept_path) as kept, JsonlWriter(contaminated_path) as contaminated:
+        for record, matches in decontaminate(records, index):
+            stats.records_in += 1
+            if matches:
+                counts.add(record, matches)
+                contaminated.write(contaminated_row(record, matches, action))
+                if action == "drop":
+                    stats.drop("benchmark_overlap")
+                    continue
+            kept.write(record)
+    stats.records_out = kept.count
+    stats.details.update(records_contaminated=contaminated.count, **counts.as_dict())
