@@ -45,8 +45,9 @@ from .normalize import normalize_many
 from .records import DataError, iter_jsonl_numbered
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # the ranges simhash and normalize treat as CJK
-# One token: a CJK character, a run of other word characters, or the NUL that separates records.
-_TOKEN = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+|\x00")
+# One token: a CJK character, a run of other letters and digits, or the NUL that separates records.
+# Underscores separate tokens: a blank to fill ("____") is no token, snake_case names are words.
+_TOKEN = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+|\x00")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _SEP, _OOV = -1, 0
 _PRESENCE_BITS = 24
@@ -442,3 +443,25 @@ def run_stage(records: Iterable[dict], index: Index | None, action: str, kept_pa
             kept.write(record)
     stats.records_out = kept.count
     stats.details.update(records_contaminated=contaminated.count, **counts.as_dict())
+
+
+def contamination_rows(stats: dict, sources: list[str]) -> list[dict]:
+    """tables/contamination.csv: per benchmark x source, the items matched and the training records
+    matched and removed (removed = matched with action drop, 0 with action report); every pair is a
+    row, so a 0 says "looked, none found"; an `all sources` row per benchmark."""
+    removed = stats.get("action") == "drop"
+    cells = {(c["benchmark"], c["source"]): c for c in stats.get("by_source", [])}
+    sources = list(dict.fromkeys([*sources, *(s for _, s in cells)]))
+    rows = []
+    for name in BENCHMARKS:
+        for source in sources:
+            cell = cells.get((name, source), {})
+            records = cell.get("records_matched", 0)
+            rows.append({"benchmark": BENCHMARKS[name].display, "source": source,
+                         "items_matched": cell.get("items_matched", 0), "records_matched": records,
+                         "records_removed": records if removed else 0})
+        records = stats.get("records_matched", {}).get(name, 0)
+        rows.append({"benchmark": BENCHMARKS[name].display, "source": "all sources",
+                     "items_matched": stats.get("items_matched", {}).get(name, 0), "records_matched": records,
+                     "records_removed": records if removed else 0})
+    return rows
