@@ -38,14 +38,6 @@ rule dedup:
         "../scripts/dedup.py"
 
 
-def decontamination_benchmarks():
-    """Benchmark name -> the file the decontaminate index reads: the evaluation's local copy of each
-    registry benchmark, else its shipped copy (every row of it, not the evaluated sample)."""
-    from slm_posttrain.decontamination import shipped_paths
-
-    return shipped_paths(config["evaluation"]["benchmarks"])
-
-
 # Stage 2b: benchmark decontamination (n-gram overlap, Tulu 3), so no model stage pays for a leaked item.
 rule decontaminate:
     input:
@@ -54,7 +46,9 @@ rule decontaminate:
     output:
         data=f"{R}/data/decontaminated.jsonl",
         contaminated=f"{R}/data/contaminated.jsonl",
-        stats=report(f"{R}/data/decontaminated.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"),
+        stats=report(
+            f"{R}/data/decontaminated.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"
+        ),
     log:
         f"{R}/logs/decontaminate.log",
     conda:

@@ -109,4 +109,3 @@ rule contamination_table:
         sources=[s["name"] for s in resolved_sources()],
     script:
         "../scripts/contamination_table.py"
-
