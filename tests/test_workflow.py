@@ -12,7 +12,7 @@ import yaml
 from conftest import REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-STAGES = ["zoo_model", "asset", "raw", "dedup", "label", "balance", "replies", "score", "training_sets", "train",
+STAGES = ["zoo_model", "asset", "raw", "dedup", "decontaminate", "label", "balance", "replies", "score", "training_sets", "train",
           "fuse", "benchmark_data", "evaluate_benchmark", "evaluate", "table", "loss_figure_sft", "loss_figure_kto"]
 
 
