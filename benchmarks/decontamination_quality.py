@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from collections import defaultdict
@@ -42,7 +43,8 @@ from slm_posttrain.sources import normalize_source  # noqa: E402
 ASSETS = REPO / "resources" / "assets"
 LISTED = ["verbatim", "prefix_suffix", "options_dropped", "options_reordered", "fullwidth", "whitespace",
           "homework", "humaneval_pasted"]
-FURTHER = ["traditional", "markdown_numbered", "split_fields", "answer_appended", "paraphrased_wrapper"]
+FURTHER = ["traditional", "markdown_numbered", "split_fields", "answer_appended", "paraphrased_wrapper",
+           "humaneval_no_examples"]
 WRAP = {"zh": (["请回答下面的问题：", "帮我做一下这道题：", "下面这道题怎么做？\n", "考试题目："],
                ["谢谢！", "请给出详细的解题过程。", "\n请直接给出答案。", "麻烦解释一下原因。"]),
         "en": (["Please answer the following question: ", "Can you help me with this one?\n", "Q: ", "Quiz time! "],
@@ -119,6 +121,11 @@ def plant(item, kind: str, rng: random.Random) -> dict | None:
         return {"instruction": "I'm stuck on this function for my coding interview prep:\n```python\n"
                 + prompt[start:] + "    # TODO\n```\nCan you implement it, explain the time complexity and add a "
                 "couple of unit tests?", "input": ""}
+    if kind == "humaneval_no_examples":
+        if not code:
+            return None
+        described = re.split(r">>>|\n\s*(?:For )?[Ee]xamples?\b", item.row["prompt"])[0]
+        return {"instruction": "Write this function:", "input": described + "\n(No examples given, sorry.)"}
     if kind == "traditional":
         if lang != "zh":
             return None

@@ -103,9 +103,11 @@ def _mc_items(name: str, path: str | Path) -> Iterator[Item]:
                                         f"got {len(fields)} fields")
                     question, options = fields[0], fields[1:5]
                     lettered = "\n".join(f"{letter}. {text}" for letter, text in zip(_LETTERS, options, strict=True))
-                    # indexed with its options (the evaluation prompt) and alone (options dropped or reordered)
-                    yield Item(name, f"{split}/{subject}/{lineno}", [f"{question}\n{lettered}", question],
-                               (False, True), {"question": question, "options": options})
+                    # indexed with its lettered options (the evaluation prompt), with its options unlettered (a
+                    # list, another field), and alone (options dropped or reordered)
+                    forms = [f"{question}\n{lettered}", "\n".join([question, *options]), question]
+                    yield Item(name, f"{split}/{subject}/{lineno}", forms, (False, False, True),
+                               {"question": question, "options": options})
 
 
 def _jsonl_items(name: str, path: str | Path, key: str, label) -> Iterator[Item]:
@@ -122,7 +124,13 @@ def benchmark_items(paths: dict[str, str | Path]) -> Iterator[Item]:
         elif fmt == GSM8K_JSONL:
             yield from _jsonl_items(name, path, "question", lambda n, r: f"test/{n}")
         elif fmt == HUMANEVAL_JSONL:
-            yield from _jsonl_items(name, path, "prompt", lambda n, r: str(r.get("task_id", f"test/{n}")))
+            for item in _jsonl_items(name, path, "prompt", lambda n, r: str(r.get("task_id", f"test/{n}"))):
+                # also the task without its doctest examples (signature and description), a part
+                described = re.split(r">>>|\n\s*(?:For )?[Ee]xamples?\b", item.forms[0])[0]
+                if described != item.forms[0]:
+                    item.forms.append(described)
+                    item.partial = (False, True)
+                yield item
         else:
             raise DataError(f"benchmark {name}: no reader for file format {fmt!r}")
 
