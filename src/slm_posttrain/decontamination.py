@@ -8,16 +8,20 @@ signature) is found however long the request is.
 
 Units: words for English and code, characters for Chinese (each CJK character is a token), after
 the text is normalized as dedup normalizes it (normalize.py: NFKC, so full-width letters and
-punctuation are ASCII; case folded; gaps between CJK characters removed); punctuation is no token,
-so punctuation, markdown marks, numbering signs and whitespace changes do not break an n-gram.
+punctuation are ASCII; case folded; gaps between CJK characters removed) and with traditional
+characters read as simplified ones; punctuation and underscores are no token, so punctuation,
+markdown marks, blanks ("____"), numbering signs and whitespace changes do not break an n-gram.
 An item whose tokens are mostly CJK uses n = `ngram.zh`, otherwise n = `ngram.en`.
 
-Each item is indexed in the forms it leaks in (`variants`): a multiple-choice item as its question
-with the lettered options (the evaluation prompt) and as its question alone (options dropped or
-reordered); GSM8K by its question; HumanEval by its prompt (signature and docstring). A form with
-fewer than max(n, `min_tokens`) tokens is not indexed: such a short text ("下列说法正确的是") is
-shared by ordinary instructions, and one n-gram would cover all of it. An item none of whose forms
-is long enough is counted (`items_too_short`), not indexed.
+Each item is indexed in the forms it leaks in (`Item.forms`): a multiple-choice item as its question
+with the lettered options (the evaluation prompt), with the options unlettered (a list; the options in
+`input`), and as its question alone (options dropped or reordered); GSM8K by its question; HumanEval
+by its prompt (signature and docstring) and by its signature and description without the doctest
+examples. An item matches through its best form. A form with fewer than n tokens is not indexed, and a
+part of an item (question alone, HumanEval without examples) needs `partial_min_ngrams` x n tokens:
+a short stem ("下列说法正确的是", "Which of the following is most likely to") is shared by ordinary
+questions, and one or two n-grams would cover it. An item none of whose forms is long enough is
+counted (`items_too_short`), not indexed.
 
 Scale: the index is a sorted numpy array of 64-bit n-gram hashes with, aligned, the form and the
 position each came from. Records are read in batches: the batch's tokens are mapped to ids of the
