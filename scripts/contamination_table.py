@@ -19,7 +19,7 @@ provenance = {
     "benchmark_files": {name: {"path": path, "sha256": sha256_file(path)}
                         for name, path in stats["benchmarks"].items()},
     "settings": {k: stats.get(k) for k in ("enabled", "action", "ngram", "min_coverage", "partial_min_ngrams",
-                                           "traditional_to_simplified", "fields")},
+                                           "max_item_df", "traditional_to_simplified", "fields")},
     "index": stats.get("index"),
     "stage_counts": {k: stats[k] for k in ("records_in", "records_out", "dropped")},
     "config": smk.config,

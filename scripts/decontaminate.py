@@ -11,6 +11,7 @@ cfg = smk.params.settings
 stats = StageStats("decontaminated")
 stats.details.update(enabled=cfg["enabled"], action=cfg["action"], ngram=cfg["ngram"],
                      min_coverage=cfg["min_coverage"], partial_min_ngrams=cfg["partial_min_ngrams"],
+                     max_item_df=cfg["max_item_df"],
                      traditional_to_simplified=cfg["traditional_to_simplified"], fields=cfg["fields"],
                      benchmarks=dict(smk.params.benchmarks))
 index = None

@@ -73,6 +73,7 @@ class Settings:
     ngram_zh: int = 13
     min_coverage: float = 0.5
     partial_min_ngrams: float = 2.0
+    max_item_df: int = 10
     fields: tuple[str, ...] = ("instruction", "input")
     normalize: dict = field(default_factory=dict)
     simplify: bool = True
@@ -82,6 +83,7 @@ class Settings:
         ngram = cfg.get("ngram", {})
         return cls(ngram_en=ngram.get("en", 8), ngram_zh=ngram.get("zh", 13),
                    min_coverage=cfg.get("min_coverage", 0.5), partial_min_ngrams=cfg.get("partial_min_ngrams", 2.0),
+                   max_item_df=cfg.get("max_item_df", 10),
                    fields=tuple(cfg.get("fields", ("instruction", "input"))), normalize=dict(normalize or {}),
                    simplify=cfg.get("traditional_to_simplified", True))
 
@@ -232,10 +234,23 @@ class Index:
                 batch = []
         self._add(batch, per_n)
         self.tables, self.present = {}, {}
+        self.form_item_a = np.array(self.form_item, np.int64)
+        # Coverage is over an item's own tokens: those only template n-grams cover (in more than
+        # `max_item_df` items: MMLU's moral-scenario frame and its four fixed options, a stem and option
+        # list that sibling questions share) count neither as shared nor in the item's length, so a new
+        # question in a benchmark's frame is no copy, while a copied item still covers all of its own text.
+        self.form_len_a = np.zeros(len(self.form_item), np.int64)
+        self.template_ngrams = {}
         for n, parts in per_n.items():
             hashes = np.concatenate([p[0] for p in parts])
             forms = np.concatenate([p[1] for p in parts])
             pos = np.concatenate([p[2] for p in parts])
+            template = _frequent(hashes, self.form_item_a[forms], self.settings.max_item_df)
+            self.template_ngrams[n] = int(template.sum())
+            hashes, forms, pos = hashes[~template], forms[~template], pos[~template]
+            by_form = np.lexsort((pos, forms))
+            covered, form_ids = _union_lengths(forms[by_form], pos[by_form], np.full(len(forms), n))
+            self.form_len_a[form_ids] = covered
             order = np.argsort(hashes, kind="stable")
             self.tables[n] = (hashes[order], forms[order], pos[order])
             # a presence table on the top 24 bits: one memory read rules out most record n-grams before
@@ -244,8 +259,6 @@ class Index:
             present[hashes >> np.uint64(64 - _PRESENCE_BITS)] = True
             self.present[n] = present
         self.lookup = _Vocabulary(self.vocab)
-        self.form_item_a = np.array(self.form_item, np.int64)
-        self.form_len_a = np.array(self.form_len, np.int64)
 
     def ngram_for(self, tokens: list[str]) -> int:
         cjk = sum(1 for t in tokens if _CJK_CHAR.fullmatch(t))
@@ -292,7 +305,8 @@ class Index:
         return {"items_indexed": dict(sorted(self.items_indexed.items())),
                 "items_too_short": dict(sorted(self.items_too_short.items())),
                 "forms_indexed": self.forms_indexed,
-                "ngrams_indexed": {str(n): int(len(t[0])) for n, t in sorted(self.tables.items())}}
+                "ngrams_indexed": {str(n): int(len(t[0])) for n, t in sorted(self.tables.items())},
+                "template_ngrams_dropped": {str(n): c for n, c in sorted(self.template_ngrams.items())}}
 
     # ------------------------------------------------------------ matching records
 
@@ -346,13 +360,7 @@ class Index:
         forms, pos, grams, n_of = forms[sel], pos[sel], grams[sel], n_of[sel]
         order = np.lexsort((pos, forms))
         forms, pos, grams, n_of = forms[order], pos[order], grams[order], n_of[order]
-        # covered tokens of each form: the union of [p, p+n) over its shared positions (sorted)
-        last = np.r_[forms[1:] != forms[:-1], True]
-        gap = np.r_[pos[1:] - pos[:-1], 0]
-        step = np.where(last, n_of, np.minimum(gap, n_of))
-        bounds = np.flatnonzero(np.r_[True, forms[1:] != forms[:-1]])
-        covered = np.add.reduceat(step, bounds)
-        form_ids = forms[bounds]
+        covered, form_ids = _union_lengths(forms, pos, n_of)
         coverage = covered / self.form_len_a[form_ids]
         best: dict[int, tuple[float, int]] = {}
         for form, cov in zip(form_ids.tolist(), coverage.tolist(), strict=True):
@@ -368,6 +376,28 @@ class Index:
             item = self.items[item_no]
             matches.append(Match(item.benchmark, item.id, round(cov, 4), _join_tokens(toks[first:end])))
         return sorted(matches, key=lambda m: -m.coverage)
+
+
+def _union_lengths(forms: np.ndarray, pos: np.ndarray, n_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens covered, form) per form: the union of [p, p+n) over its positions (sorted by form, pos)."""
+    if not len(forms):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    last = np.r_[forms[1:] != forms[:-1], True]
+    gap = np.r_[pos[1:] - pos[:-1], 0]
+    step = np.where(last, n_of, np.minimum(gap, n_of))
+    bounds = np.flatnonzero(np.r_[True, forms[1:] != forms[:-1]])
+    return np.add.reduceat(step, bounds), forms[bounds]
+
+
+def _frequent(hashes: np.ndarray, items: np.ndarray, max_df: int) -> np.ndarray:
+    """Mask of the n-grams that occur in more than `max_df` distinct items."""
+    if not max_df or not len(hashes):
+        return np.zeros(len(hashes), bool)
+    order = np.lexsort((items, hashes))
+    h, i = hashes[order], items[order]
+    first = np.r_[True, (h[1:] != h[:-1]) | (i[1:] != i[:-1])]
+    distinct, df = np.unique(h[first], return_counts=True)
+    return np.isin(hashes, distinct[df > max_df])
 
 
 class _Vocabulary(dict):
