@@ -42,6 +42,7 @@ rule all:
     default_target: True
     input:
         expand(f"{R}/tables/{{table}}.csv", table=list(config["tables"])),
+        f"{R}/tables/contamination.csv",
         f"{P}/figures/figure4_2.png",
         f"{P}/figures/figure4_4.png",
         f"{P}/label_audit.html",

@@ -166,3 +166,11 @@ def fusion_inputs(wc):
 def table_results(wc):
     """Evaluation results a table compares: the base and the table's models."""
     return [f"{R}/eval/{m}.json" for m in ["base", *config["tables"][wc.table]["models"]]]
+
+
+def decontamination_benchmarks():
+    """Benchmark name -> the file the decontaminate index reads: the evaluation's local copy of each
+    registry benchmark, else its shipped copy (every row of it, not the evaluated sample)."""
+    from slm_posttrain.decontamination import shipped_paths
+
+    return shipped_paths(config["evaluation"]["benchmarks"])

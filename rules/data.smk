@@ -36,3 +36,28 @@ rule dedup:
         normalize=config["dedup"]["normalize"],
     script:
         "../scripts/dedup.py"
+
+
+# Stage 2b: benchmark decontamination (n-gram overlap, Tulu 3), so no model stage pays for a leaked item.
+rule decontaminate:
+    input:
+        data=f"{R}/data/deduped.jsonl",
+        benchmarks=list(decontamination_benchmarks().values()),
+    output:
+        data=f"{R}/data/decontaminated.jsonl",
+        contaminated=f"{R}/data/contaminated.jsonl",
+        stats=report(
+            f"{R}/data/decontaminated.stats.json", caption="../report/stage_stats.rst", category="Stage statistics"
+        ),
+    log:
+        f"{R}/logs/decontaminate.log",
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        settings=config["decontamination"],
+        normalize=config["dedup"]["normalize"],
+        benchmarks=decontamination_benchmarks(),
+    script:
+        "../scripts/decontaminate.py"

@@ -5,7 +5,7 @@
 
 rule label:
     input:
-        data=f"{R}/data/deduped.jsonl",
+        data=f"{R}/data/decontaminated.jsonl",
         model=role_model_inputs("labeler"),
     output:
         data=shard_path("labeled.{shard}.jsonl"),

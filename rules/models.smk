@@ -43,6 +43,7 @@ rule hub_stand_ins:
     under the paper's own hub ids (models and datasets), read by the ordinary hub code offline."""
     input:
         examples=lambda wc: [local_path(p) for p in config["hub_stand_ins"]["examples"].values()],
+        planted=lambda wc: [config["hub_stand_ins"]["planted"]] if config["hub_stand_ins"].get("planted") else [],
     output:
         manifest=f"{config.get('hf_home') or R}/stand_ins.json",  # hf_home is required with hub_stand_ins
     log:

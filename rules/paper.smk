@@ -13,6 +13,8 @@ rule table:
         tex=f"{P}/tables/{{table}}.tex",
     log:
         f"{R}/logs/table/{{table}}.log",
+    wildcard_constraints:
+        table="|".join(config["tables"]),  # tables/contamination.csv is rule contamination_table's
     localrule: True
     conda:
         "../envs/data.yaml"
@@ -86,3 +88,24 @@ rule sweep_score_figure:
         learning_rates=SWEEP_LR,
     script:
         "../scripts/sweep_score_figure.py"
+
+
+# Beside Tables 4-1..4-4: how many benchmark items the decontaminate stage found, per source.
+rule contamination_table:
+    input:
+        stats=f"{R}/data/decontaminated.stats.json",
+        contaminated=f"{R}/data/contaminated.jsonl",
+    output:
+        csv=report(f"{R}/tables/contamination.csv", caption="../report/contamination.rst", category="Tables"),
+        provenance=f"{R}/tables/contamination.provenance.json",
+        md=f"{P}/tables/contamination.md",
+        tex=f"{P}/tables/contamination.tex",
+    log:
+        f"{R}/logs/table/contamination.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        sources=[s["name"] for s in resolved_sources()],
+    script:
+        "../scripts/contamination_table.py"

@@ -27,6 +27,18 @@ for lang, path in smk.params.examples.items():
     style = "sharegpt" if path.endswith(".json") else "alpaca"
     source = {"name": f"examples_{lang}", "path": path, "style": style, "lang": lang, "max_chars": 1500}
     examples[lang] = list(normalize_source(source, StageStats("examples")))
+    if path.endswith(".jsonl"):  # rows planted for the demo's decontamination (`planted_from`) stay out of the pool
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        planted = {row["instruction"] for row in map(json.loads, filter(str.strip, lines)) if "planted_from" in row}
+        examples[lang] = [r for r in examples[lang] if r["instruction"] not in planted]
+
+# Benchmark items planted in the stand-ins (config hub_stand_ins.planted), each as the second row of its
+# dataset so that a source limit keeps it: the rehearsal shows the decontaminate stage acting.
+planted_rows = {}
+if spec.get("planted"):
+    for row in map(json.loads, filter(str.strip, Path(spec["planted"]).read_text(encoding="utf-8").splitlines())):
+        planted_rows.setdefault(row["dataset"], []).append(
+            {"instruction": row["instruction"], "input": row.get("input", ""), "output": row["output"]})
 
 rows = spec["rows"]
 for i, repo_id in enumerate(spec["datasets"]):
@@ -34,6 +46,7 @@ for i, repo_id in enumerate(spec["datasets"]):
     # each dataset takes its own window of the examples, so the stand-ins are not copies of each other
     start = (i * rows) % max(1, len(pool))
     picked = [(pool * 2)[start + k] for k in range(min(rows, len(pool)))]
+    picked[1:1] = planted_rows.get(repo_id, [])
     snap = seed_dataset(hf_home, repo_id, picked)
     cache = prepare_dataset_cache(hf_home, repo_id, smk.params.data_files.get(repo_id))
     files = {

@@ -73,11 +73,14 @@ def _check_tables(results):
 
 def _check_stages(results):
     assert "Label audit" in (results / "paper" / "label_audit.html").read_text()
-    for stage in ("raw", "deduped", "labeled", "balanced", "replies", "scored", "training_sets"):
+    for stage in ("raw", "deduped", "decontaminated", "labeled", "balanced", "replies", "scored", "training_sets"):
         stats = json.loads((results / "data" / f"{stage}.stats.json").read_text())
         assert stats["records_in"] == stats["records_out"] + stats["dropped_total"] or stage == "training_sets", stage
     dedup = json.loads((results / "data" / "deduped.stats.json").read_text())
     assert dedup["dropped"].get("near_duplicate", 0) >= 1
+    # issue 22: the three benchmark items planted in the Chinese demo set are removed
+    decontaminated = json.loads((results / "data" / "decontaminated.stats.json").read_text())
+    assert decontaminated["dropped"] == {"benchmark_overlap": 3}
     kto = [json.loads(line) for line in (results / "data" / "kto.jsonl").read_text().splitlines()]
     pos = sum(r["label"] for r in kto)
     assert pos >= 2 * (len(kto) - pos) - 1
@@ -129,8 +132,8 @@ def test_a_bare_clone_plans_runs_the_smoke_workflow_and_reports(tmp_path):
     (clone / "report.html").unlink()
 
     _run([*SNAKEMAKE, "--cores", "2", "all", "sweep", *SMOKE], cwd=clone, timeout=3600)
-    assert sorted(p.name for p in (results / "tables").glob("*.csv")) == ["table4_1.csv", "table4_2.csv",
-                                                                         "table4_3.csv", "table4_4.csv"]
+    assert sorted(p.name for p in (results / "tables").glob("*.csv")) == [
+        "contamination.csv", "safety.csv", "table4_1.csv", "table4_2.csv", "table4_3.csv", "table4_4.csv"]
     _check_tables(results)
     _check_stages(results)
     _check_reruns(clone, tmp_path)

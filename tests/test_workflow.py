@@ -12,8 +12,9 @@ import yaml
 from conftest import REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-STAGES = ["zoo_model", "asset", "raw", "dedup", "label", "balance", "replies", "score", "training_sets", "train",
-          "fuse", "benchmark_data", "evaluate_benchmark", "evaluate", "table", "loss_figure_sft", "loss_figure_kto"]
+STAGES = ["zoo_model", "asset", "raw", "dedup", "decontaminate", "label", "balance", "replies", "score",
+          "training_sets", "train", "fuse", "benchmark_data", "evaluate_benchmark", "evaluate", "table",
+          "loss_figure_sft", "loss_figure_kto"]
 
 
 def _snakemake(*args, cwd=REPO, timeout=900):
