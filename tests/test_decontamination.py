@@ -42,7 +42,9 @@ def test_every_row_of_every_split_is_indexed(index):
                for b in ("mmlu", "cmmlu", "ceval", "gsm8k", "humaneval")}
     # MMLU dev+val+test, CMMLU dev+test, C-Eval dev+val+test (test without answers), GSM8K test, HumanEval
     assert indexed == {"mmlu": 15858, "cmmlu": 11917, "ceval": 13948, "gsm8k": 1319, "humaneval": 164}
-    assert sum(summary["items_too_short"].values()) < 10
+    # 25 of 43,206: multiple-choice items under n tokens once list markers ("A.", "1、") are not tokens, such as
+    # "火警电话是 A. 110 B. 119 C. 911 D. 114" (9 characters); a leak that long is no evidence of an item.
+    assert sum(summary["items_too_short"].values()) <= 25
 
 
 @pytest.mark.parametrize("path", [DEMO, STAND_INS], ids=["demo", "rehearsal_stand_ins"])
@@ -161,3 +163,23 @@ def test_changed_setting_or_benchmark_file_reruns_decontaminate_only(decontamina
     assert _planned(changed_file.stdout) == {"decontaminate"}, changed_file.stdout
     whole = _snakemake("-n", main, *args)
     assert "decontaminate" in _planned(whole.stdout) and not _planned(whole.stdout) & {"raw", "dedup"}
+
+
+@pytest.mark.parametrize("markers", [["1、", "2、", "3、", "4、"], ["(a) ", "(b) ", "(c) ", "(d) "],
+                                     ["1. ", "2. ", "3. ", "4. "], ["D: ", "C: ", "B: ", "A: "]])
+def test_options_under_other_list_markers_still_match(index, markers):
+    """An item leaks with its options numbered, bracketed or relettered: a marker is no token, so short
+    options (C-Eval's 4-7 characters) keep their n-grams across the list."""
+    import random
+
+    from slm_posttrain.benchmarks import load_benchmark
+
+    rng = random.Random(3)
+    rows = (rng.sample(load_benchmark("ceval", {"path": str(REPO / "resources/benchmarks/ceval/ceval.zip")}), 10)
+            + rng.sample(load_benchmark("mmlu", {"path": str(REPO / "resources/benchmarks/mmlu/mmlu.zip")}), 10))
+    options = ["；".join(m + c for m, c in zip(markers, r["choices"], strict=True)) for r in rows]
+    leaks = [{"instruction": f"题目：{r['question']}\n选项：{o}\n请给出答案并解释。", "input": ""}
+             for r, o in zip(rows, options, strict=True)]
+    matched = index.match_batch(leaks)
+    missed = [r["question"][:40] for r, m in zip(rows, matched, strict=True) if not m]
+    assert len(missed) <= 1, missed
