@@ -27,6 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTIPLE_CHOICE = ("mmlu", "cmmlu", "ceval")
+PROTOCOL_MAX_NEW_TOKENS = 1000  # chat_protocol.MAX_NEW_TOKENS, the author's max_new_tokens
 
 
 def demo_sample(out: Path, config: Path = ROOT / "config" / "config.yaml") -> dict:
@@ -74,7 +75,7 @@ def _reply(sample: dict) -> str:
 
 
 def _context(sample: dict) -> str:
-    return sample["arguments"]["gen_args_0"]["arg_0"]
+    return sample["arguments"][0][0]  # lm-eval's request arguments: (context, generation settings)
 
 
 def tokens_per_item(result: dict, tokenizer) -> dict:
@@ -85,9 +86,15 @@ def tokens_per_item(result: dict, tokenizer) -> dict:
         cap = int(result["settings"]["benchmarks"][name].get("max_gen_toks", 1000))
         prompt = [len(tokenizer(_context(s), add_special_tokens=False).input_ids) for s in samples]
         generated = [len(tokenizer(_reply(s), add_special_tokens=False).input_ids) for s in samples]
+        at_cap = [g >= cap - 1 for g in generated]
         out[name] = {"items": len(samples), "prompt_tokens": sum(prompt) / len(samples),
                      "generated_tokens": sum(generated) / len(samples),
-                     "at_cap": sum(g >= cap - 1 for g in generated) / len(samples), "max_gen_toks": cap}
+                     "at_cap": sum(at_cap) / len(samples), "max_gen_toks": cap,
+                     # A reply cut at a cap below the protocol's 1000 counted as running on to 1000: an upper
+                     # bound of the tokens per item at the protocol's length, for the cost plan.
+                     "generated_tokens_at_protocol_cap": sum(
+                         max(g, PROTOCOL_MAX_NEW_TOKENS) if cut else g for g, cut in zip(generated, at_cap, strict=True)
+                     ) / len(samples)}
     return out
 
 
@@ -134,7 +141,7 @@ def option_loglik_differences(hf: dict, vllm: dict, tokenizer, suffix: str = "")
         worst = 0.0
         for s in hf["samples"][task]:
             for k, (resp_a, resp_b) in enumerate(zip(s["resps"], vl[s["doc_id"]]["resps"], strict=True)):
-                continuation = s["arguments"][f"gen_args_{k}"]["arg_1"]
+                continuation = s["arguments"][k][1]  # (context, continuation) of option k
                 n = max(1, len(tokenizer(continuation, add_special_tokens=False).input_ids))
                 worst = max(worst, abs(float(resp_a[0][0]) - float(resp_b[0][0])) / n)
         out[task] = worst

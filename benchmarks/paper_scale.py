@@ -205,7 +205,9 @@ def evaluation_tokens(path: Path) -> tuple[dict, float, dict]:
     report = json.loads(path.read_text())
     if "vllm_tokens" not in report or "hf_seconds" not in report:
         raise SystemExit(f"{path} holds no finished hf and vllm runs: rerun benchmarks/evaluation.py")
-    tokens = {b: (t["prompt_tokens"], t["generated_tokens"]) for b, t in report["vllm_tokens"].items()}
+    # A run with replies cut below the protocol's 1000 new tokens: the cut ones counted at 1000 (an upper bound).
+    tokens = {b: (t["prompt_tokens"], t.get("generated_tokens_at_protocol_cap", t["generated_tokens"]))
+              for b, t in report["vllm_tokens"].items()}
     about = {"model": report["model"], "date": report["date"],
              "max_gen_toks": {b: t["max_gen_toks"] for b, t in report["vllm_tokens"].items()},
              "at_cap": {b: t["at_cap"] for b, t in report["vllm_tokens"].items()}}
