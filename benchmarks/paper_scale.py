@@ -196,33 +196,35 @@ def benchmark_rows(config_path: Path) -> dict[str, int]:
     return counts
 
 
-def evaluation_tokens(path: Path) -> tuple[dict, float, dict]:
-    """(benchmark -> (prompt, generated) tokens per item, hf/vllm time ratio, the run's description) from
+def evaluation_tokens(path: Path) -> tuple[dict, float | None, dict]:
+    """(benchmark -> (prompt, generated) tokens per item, hf/vllm time ratio or None where the run's hf half
+    did not finish, the run's description) from
     benchmarks/evaluation.py's --out: a real chat-protocol run on the demo sample (its vLLM run's tokens; the
     two backends generate the same greedy text but for rare divergences)."""
     if not path.exists():
         raise SystemExit(f"{path} is missing: python benchmarks/evaluation.py --out {path}")
     report = json.loads(path.read_text())
-    if "vllm_tokens" not in report or "hf_seconds" not in report:
-        raise SystemExit(f"{path} holds no finished hf and vllm runs: rerun benchmarks/evaluation.py")
+    if "vllm_tokens" not in report:
+        raise SystemExit(f"{path} holds no finished vllm run: rerun benchmarks/evaluation.py")
     # A run with replies cut below the protocol's 1000 new tokens: the cut ones counted at 1000 (an upper bound).
     tokens = {b: (t["prompt_tokens"], t.get("generated_tokens_at_protocol_cap", t["generated_tokens"]))
               for b, t in report["vllm_tokens"].items()}
     about = {"model": report["model"], "date": report["date"],
              "max_gen_toks": {b: t["max_gen_toks"] for b, t in report["vllm_tokens"].items()},
              "at_cap": {b: t["at_cap"] for b, t in report["vllm_tokens"].items()}}
-    return tokens, report["hf_seconds"] / report["vllm_seconds"], about
+    ratio = report["hf_seconds"] / report["vllm_seconds"] if "hf_seconds" in report else None
+    return tokens, ratio, about
 
 
 MC_OPTIONS = 4  # the chat protocol's gold-option side task: one log-likelihood request per option letter
 
 
 def evaluation_plan(tokens: dict, rows: dict[str, int], models: list[str], table: list[dict],
-                    hf_slowdown: float) -> list[dict]:
+                    hf_slowdown: float | None) -> list[dict]:
     """GPU-hours to evaluate every model on every row, per GPU and backend. vllm: the table's 0.5B rates (vLLM
     figures); hf (transformers' generate, no continuous batching): those rates divided by the hf/vllm time
     ratio measured on the demo sample. Starts: one engine per model (rule evaluate_model_vllm) against one
-    model load per (model, benchmark) job."""
+    model load per (model, benchmark) job. No hf rows without a measured ratio."""
     rates = {(r["gpu"], r["model"]): r for r in table}
     out = []
     for gpu in GPUS:
@@ -233,6 +235,8 @@ def evaluation_plan(tokens: dict, rows: dict[str, int], models: list[str], table
             side = MC_OPTIONS * prompt if bench in ("mmlu", "cmmlu", "ceval") else 0.0
             per_model += n * ((prompt + side) / r["prompt_tok_s"] + generated / r["generation_tok_s"])
         for backend, slowdown, starts in (("vllm", 1.0, 1), ("hf", hf_slowdown, len(rows))):
+            if slowdown is None:
+                continue
             out.append({"gpu": gpu, "stage": f"evaluate ({backend}, {len(models)} models)", "backend": backend,
                         "gpu_hours": per_model * slowdown * len(models) / 3600,
                         "start_s": JOB_START_S["0.5b"] * starts, "parallel": "shards"})
@@ -326,7 +330,8 @@ def main() -> None:
           + ", ".join(f"{b} {n:,}" for b, n in counts.items()) + f" ({sum(counts.values()):,} items per model). "
           f"Tokens per item measured by benchmarks/evaluation.py ({about['model']}, {about['date']}; "
           f"items at the new-token cap: " + ", ".join(f"{b} {v:.0%}" for b, v in about["at_cap"].items())
-          + f"); hf = vLLM rates / {hf_slowdown:.1f}, the hf/vllm time ratio that run measured:\n")
+          + ("); hf = vLLM rates / " + f"{hf_slowdown:.1f}, the hf/vllm time ratio that run measured:\n"
+             if hf_slowdown else "); hf: not planned, that run's hf half did not finish:\n"))
     print("| benchmark | items | prompt tokens / item | generated tokens / item | max new tokens |\n"
           "| --- | --- | --- | --- | --- |")
     for bench, (p, g) in eval_tokens.items():
@@ -341,7 +346,7 @@ def main() -> None:
     print("\nEvaluation by backend (GPU-hours; the other backend in the total instead):\n")
     print("| backend | " + " | ".join(f"{g}: evaluation GPU-h | {g}: total GPU-h" for g in GPUS) + " |")
     print("| --- |" + " --- | --- |" * len(GPUS))
-    for name in ("vllm", "hf"):
+    for name in ("vllm", "hf") if hf_slowdown else ("vllm",):
         cells = []
         for gpu in GPUS:
             other = sum(r["gpu_hours"] for r in rows if r["gpu"] == gpu)
