@@ -332,7 +332,8 @@ def main() -> None:
           f"items at the new-token cap: " + ", ".join(f"{b} {v:.0%}" for b, v in about["at_cap"].items())
           + ("); hf = vLLM rates / " + f"{hf_slowdown:.1f}, the hf/vllm time ratio that run measured:\n"
              if hf_slowdown else "); hf: not planned, that run's hf half did not finish:\n"))
-    print("| benchmark | items | prompt tokens / item | generated tokens / item | max new tokens |\n"
+    print("| benchmark | items | prompt tokens / item | generated tokens / item (replies cut by the run's cap "
+          "counted at 1000) | the run's cap |\n"
           "| --- | --- | --- | --- | --- |")
     for bench, (p, g) in eval_tokens.items():
         print(f"| {bench} | {counts[bench]:,} | {p:,.0f} | {g:,.0f} | {about['max_gen_toks'][bench]} |")
