@@ -4,6 +4,7 @@ record a real run of this workflow measured and a throughput table with its sour
 
     python benchmarks/paper_scale.py                       # tokens from results/ (the demo), else results/smoke/
     python benchmarks/paper_scale.py --results results/paper --plot benchmarks/results/paper_scale.png
+    python benchmarks/paper_scale.py --evaluation benchmarks/results/evaluation.json   # (the default)
 
 Tokens per record come from the `model_usage` block of data/{labeled,replies,scored}.stats.json
 (prompt and generated tokens per role, summed over shards). A model stage's GPU time per record is
@@ -11,6 +12,12 @@ prompt_tokens / prefill rate + generated_tokens / generation rate of its model o
 time is tokens per example x examples x epochs / training rate. At G GPUs the three model stages run
 as G shards (config `shards: G`), the three trainings one after the other over G data-parallel
 processes; wall-clock adds a per-job start (model load) to each stage.
+
+Evaluation (the chat protocol: every row of the five benchmarks for every evaluated model, base, S1-S3, F1
+and the sweep points) is planned from the prompt and generated tokens per item a real chat-protocol run
+measured (benchmarks/evaluation.py --out benchmarks/results/evaluation.json) at the 0.5B model's vLLM rates;
+the hf backend at those rates divided by the hf/vllm time ratio the same run measured. The total uses the
+config's evaluation.backend and is checked against the planning goal (GOAL_H100_HOURS).
 
 Every throughput is either a published measurement (the URL) or an estimate (how it is derived);
 the table printed first says which. No GPU was available where this was written, so no point here
@@ -69,6 +76,7 @@ SMALL_MODEL_DECODE_GAIN = math.sqrt(7.61 / 0.49)  # decoding a 15x smaller model
 # KL batch (2N) and the reference model over both batches (4N): 12N.
 TRAIN_FLOPS_PER_TOKEN = {"sft": 6, "kto": 12}
 JOB_START_S = {"7b": 120, "0.5b": 30, "train": 60}  # load weights, CUDA graphs / compile: an estimate
+GOAL_H100_HOURS = 25  # the planning goal: the whole paper pipeline, evaluation included
 
 
 def throughput_table() -> list[dict]:
@@ -149,6 +157,92 @@ def plan(tokens: dict, runs: list, table: list[dict]) -> list[dict]:
     return rows
 
 
+def training_runs_with_sweep(config_path: Path) -> list[tuple[str, str, float]]:
+    """training_runs plus the learning-rate sweep points that are trained (a point equal to its base run is
+    read, not trained: runspec.sweep_sources)."""
+    from slm_posttrain.runspec import run_spec, sweep_sources
+
+    config = yaml.safe_load(config_path.read_text())
+    runs = training_runs(config_path)
+    for run, source in sweep_sources(config).items():
+        if source == run:
+            spec = run_spec(config, run)
+            runs.append((run, spec["kind"], float(spec.get("num_train_epochs", 1))))
+    return runs
+
+
+# ---- evaluation (the chat protocol: every row of the five benchmarks, up to 1000 new tokens each)
+
+def evaluated_models(config_path: Path) -> list[str]:
+    """evaluation.models and the sweep points' checkpoints, as rules/common.smk's EVALUABLE."""
+    from slm_posttrain.runspec import sweep_sources
+
+    config = yaml.safe_load(config_path.read_text())
+    return list(dict.fromkeys([*config["evaluation"]["models"], *sweep_sources(config).values()]))
+
+
+def benchmark_rows(config_path: Path) -> dict[str, int]:
+    """Rows each benchmark has at paper scale: every row of the configured split (limit 0), counted in the
+    shipped copies (resources/benchmarks)."""
+    from slm_posttrain.benchmarks import load_benchmark
+
+    config = yaml.safe_load(config_path.read_text())
+    counts = {}
+    for name, spec in config["evaluation"]["benchmarks"].items():
+        path = ROOT / spec["path"] if spec.get("path") else None
+        if path is None or not path.exists():
+            raise SystemExit(f"{name}: no local copy at {path} to count its rows (resources/benchmarks)")
+        counts[name] = len(load_benchmark(name, {**spec, "path": str(path)}))
+    return counts
+
+
+def evaluation_tokens(path: Path) -> tuple[dict, float | None, dict]:
+    """(benchmark -> (prompt, generated) tokens per item, hf/vllm time ratio or None where the run's hf half
+    did not finish, the run's description) from
+    benchmarks/evaluation.py's --out: a real chat-protocol run on the demo sample (its vLLM run's tokens; the
+    two backends generate the same greedy text but for rare divergences)."""
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: python benchmarks/evaluation.py --out {path}")
+    report = json.loads(path.read_text())
+    if "vllm_tokens" not in report:
+        raise SystemExit(f"{path} holds no finished vllm run: rerun benchmarks/evaluation.py")
+    # A run with replies cut below the protocol's 1000 new tokens: the cut ones counted at 1000 (an upper bound).
+    tokens = {b: (t["prompt_tokens"], t.get("generated_tokens_at_protocol_cap", t["generated_tokens"]))
+              for b, t in report["vllm_tokens"].items()}
+    about = {"model": report["model"], "date": report["date"],
+             "max_gen_toks": {b: t["max_gen_toks"] for b, t in report["vllm_tokens"].items()},
+             "at_cap": {b: t["at_cap"] for b, t in report["vllm_tokens"].items()}}
+    ratio = report["hf_seconds"] / report["vllm_seconds"] if "hf_seconds" in report else None
+    return tokens, ratio, about
+
+
+MC_OPTIONS = 4  # the chat protocol's gold-option side task: one log-likelihood request per option letter
+
+
+def evaluation_plan(tokens: dict, rows: dict[str, int], models: list[str], table: list[dict],
+                    hf_slowdown: float | None) -> list[dict]:
+    """GPU-hours to evaluate every model on every row, per GPU and backend. vllm: the table's 0.5B rates (vLLM
+    figures); hf (transformers' generate, no continuous batching): those rates divided by the hf/vllm time
+    ratio measured on the demo sample. Starts: one engine per model (rule evaluate_model_vllm) against one
+    model load per (model, benchmark) job. No hf rows without a measured ratio."""
+    rates = {(r["gpu"], r["model"]): r for r in table}
+    out = []
+    for gpu in GPUS:
+        r = rates[(gpu, "0.5b")]
+        per_model = 0.0
+        for bench, n in rows.items():
+            prompt, generated = tokens[bench]
+            side = MC_OPTIONS * prompt if bench in ("mmlu", "cmmlu", "ceval") else 0.0
+            per_model += n * ((prompt + side) / r["prompt_tok_s"] + generated / r["generation_tok_s"])
+        for backend, slowdown, starts in (("vllm", 1.0, 1), ("hf", hf_slowdown, len(rows))):
+            if slowdown is None:
+                continue
+            out.append({"gpu": gpu, "stage": f"evaluate ({backend}, {len(models)} models)", "backend": backend,
+                        "gpu_hours": per_model * slowdown * len(models) / 3600,
+                        "start_s": JOB_START_S["0.5b"] * starts, "parallel": "shards"})
+    return out
+
+
 def ddp_efficiency(gpus: int) -> float:
     """Data-parallel scaling of a 0.5B model: an estimate (one node ~0.9, across nodes ~0.75)."""
     return 1.0 if gpus == 1 else 0.9 if gpus <= 8 else 0.75
@@ -209,6 +303,8 @@ def main() -> None:
     parser.add_argument("--results", help="results dir of a finished run (default: results/, else results/smoke/)")
     parser.add_argument("--config", default=str(ROOT / "config" / "paper.yaml"), help="paper config (epochs, runs)")
     parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "results" / "paper_scale.png"))
+    parser.add_argument("--evaluation", default=str(ROOT / "benchmarks" / "results" / "evaluation.json"),
+                        help="benchmarks/evaluation.py --out: chat-protocol tokens per item and the hf/vllm ratio")
     args = parser.parse_args()
     results = _results_dir(args.results)
     tokens = tokens_per_record(results)
@@ -227,11 +323,41 @@ def main() -> None:
         print(f"| {r['gpu']} | {r['model']} | {r['prompt_tok_s']:,.0f} | {r['generation_tok_s']:,.0f} | "
               f"{' | '.join(train)} | {sources} |")
     print(f"\nModels: {'; '.join(src for _, src in PARAMS.values())}.")
-    rows = plan(tokens, training_runs(Path(args.config)), table)
+    rows = plan(tokens, training_runs_with_sweep(Path(args.config)), table)
+    eval_tokens, hf_slowdown, about = evaluation_tokens(Path(args.evaluation))
+    counts, models = benchmark_rows(Path(args.config)), evaluated_models(Path(args.config))
+    print(f"\nEvaluation, the chat protocol: {', '.join(models)} ({len(models)} models) on every row: "
+          + ", ".join(f"{b} {n:,}" for b, n in counts.items()) + f" ({sum(counts.values()):,} items per model). "
+          f"Tokens per item measured by benchmarks/evaluation.py ({about['model']}, {about['date']}; "
+          f"items at the new-token cap: " + ", ".join(f"{b} {v:.0%}" for b, v in about["at_cap"].items())
+          + ("); hf = vLLM rates / " + f"{hf_slowdown:.1f}, the hf/vllm time ratio that run measured:\n"
+             if hf_slowdown else "); hf: not planned, that run's hf half did not finish:\n"))
+    print("| benchmark | items | prompt tokens / item | generated tokens / item (replies cut by the run's cap "
+          "counted at 1000) | the run's cap |\n"
+          "| --- | --- | --- | --- | --- |")
+    for bench, (p, g) in eval_tokens.items():
+        print(f"| {bench} | {counts[bench]:,} | {p:,.0f} | {g:,.0f} | {about['max_gen_toks'][bench]} |")
+    evaluation = evaluation_plan(eval_tokens, counts, models, table, hf_slowdown)
+    backend = yaml.safe_load(Path(args.config).read_text())["evaluation"].get("backend", "hf")
+    chosen = [r for r in evaluation if r["backend"] == backend]
     print(f"\nPaper volumes ({VOLUMES['raw']:,} labeled, {VOLUMES['balanced']:,} answered and scored, "
-          f"{VOLUMES['sft']:,} SFT / {VOLUMES['kto']:,} KTO examples), per stage:\n")
-    print(markdown(rows))
-    plot(rows, Path(args.plot))
+          f"{VOLUMES['sft']:,} SFT / {VOLUMES['kto']:,} KTO examples), per stage, evaluation on the config's "
+          f"backend ({backend}):\n")
+    print(markdown(rows + chosen))
+    print("\nEvaluation by backend (GPU-hours; the other backend in the total instead):\n")
+    print("| backend | " + " | ".join(f"{g}: evaluation GPU-h | {g}: total GPU-h" for g in GPUS) + " |")
+    print("| --- |" + " --- | --- |" * len(GPUS))
+    for name in ("vllm", "hf") if hf_slowdown else ("vllm",):
+        cells = []
+        for gpu in GPUS:
+            other = sum(r["gpu_hours"] for r in rows if r["gpu"] == gpu)
+            ev = sum(r["gpu_hours"] for r in evaluation if r["gpu"] == gpu and r["backend"] == name)
+            cells += [f"{ev:,.1f}", f"{other + ev:,.1f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    total = sum(r["gpu_hours"] for r in rows + chosen if r["gpu"] == "H100")
+    print(f"\nPlanning goal, the whole paper pipeline with evaluation under {GOAL_H100_HOURS:g} H100-hours: "
+          f"{total:,.1f} H100-hours ({'met' if total < GOAL_H100_HOURS else 'NOT met'}).")
+    plot(rows + chosen, Path(args.plot))
     print(f"\nplot: {args.plot}")
 
 

