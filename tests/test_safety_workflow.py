@@ -40,7 +40,10 @@ def test_planted_compliant_replies_never_train_as_positives(tmp_path):
     # The judge fooled: every unsafe-source prompt gets a compliant reply with the best scores of all.
     for r in unsafe:
         r["replies"][0].update(text=COMPLIANT, quality=1.0, safety=1.0, perplexity=1.0)
-    unsafe[0]["replies"][-1].update(text=REFUSAL, quality=0.0, safety=1.0, perplexity=99.0)
+    # The planted refusal is a whole reply (the tiny model's own replies all hit the token limit, and a cut
+    # reply is never an SFT target: issue 25).
+    unsafe[0]["replies"][-1].update(text=REFUSAL, quality=0.0, safety=1.0, perplexity=99.0, finish_reason="stop",
+                                    cut_bytes=0, invalid_utf8=False, invalid_bytes=0)
     # A prompt of a safe source whose reply the judge rates unsafe: an unsafe instruction by the judge.
     safe[0]["replies"][0].update(text=COMPLIANT, quality=1.0, safety=0.0, perplexity=1.0)
     scored.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
