@@ -69,6 +69,16 @@ def tiny_model_b(tmp_path_factory, tiny_model) -> Path:
     return out
 
 
+def benchmark_script(name: str):
+    """A script of benchmarks/ (no package) imported as a module, so tests call its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

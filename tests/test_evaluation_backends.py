@@ -11,10 +11,9 @@ Replies are cut at MAX_GEN_TOKS new tokens (the protocol's 1000 would make trans
 half an hour on 2 cores); benchmarks/evaluation.py measures the full length. Skipped where no vLLM
 environment exists; CI creates one."""
 
-import importlib.util
 
 import pytest
-from conftest import REPO, vllm_env
+from conftest import benchmark_script, vllm_env
 
 MAX_GEN_TOKENS = 256
 NATS_PER_TOKEN = 0.02
@@ -22,10 +21,7 @@ NATS_PER_TOKEN = 0.02
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("evaluation_benchmark", REPO / "benchmarks" / "evaluation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("evaluation")
 
 
 @pytest.fixture(scope="module")

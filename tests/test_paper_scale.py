@@ -1,18 +1,14 @@
 """benchmarks/paper_scale.py: GPU-hours from the tokens per record a run's stats measured."""
 
-import importlib.util
 import json
 
 import pytest
-from conftest import REPO
+from conftest import REPO, benchmark_script
 
 
 @pytest.fixture(scope="module")
 def paper_scale():
-    spec = importlib.util.spec_from_file_location("paper_scale", REPO / "benchmarks" / "paper_scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("paper_scale")
 
 
 def _usage(prompt, generated):
