@@ -14,6 +14,7 @@ import random
 import re
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 from .benchmark_registry import GSM8K_JSONL, HUMANEVAL_JSONL, MC_ZIP, benchmark
@@ -32,12 +33,11 @@ def _mc_row(subject: str, fields: list[str], where: str) -> dict:
     return {"subject": subject, "question": question, "choices": [a, b, c, d], "answer": LETTERS.index(answer)}
 
 
-def load_multiple_choice(name: str, zip_path: str | Path, split: str | None = None) -> list[dict]:
+def multiple_choice_rows(name: str, zip_path: str | Path, split: str) -> Iterator[tuple[str, str, int, list[str]]]:
+    """(subject, member, line number, fields from the question on) of every row of one split of a
+    multiple-choice zip, its header and index column left out (cmmlu: index,Question,...; ceval: id,question,...)."""
     spec = benchmark(name)
-    split = split or spec.split
-    has_header = spec.has_header
     member_re = re.compile(spec.member_pattern.format(split=re.escape(split)))
-    rows = []
     with zipfile.ZipFile(zip_path) as zf:
         members = sorted(m for m in zf.namelist() if member_re.search(m))
         if not members:
@@ -49,11 +49,15 @@ def load_multiple_choice(name: str, zip_path: str | Path, split: str | None = No
             # turned it into "\n" and those prompts differed from the published protocol's.
             reader = csv.reader(io.TextIOWrapper(zf.open(member), encoding="utf-8", newline=""))
             for lineno, fields in enumerate(reader, start=1):
-                if has_header and lineno == 1:
+                if spec.has_header and lineno == 1:
                     continue
-                if has_header:  # cmmlu: index,Question,...; ceval: id,question,...,answer[,explanation]
-                    fields = fields[1:]
-                rows.append(_mc_row(subject, fields, f"{zip_path}!{member}:{lineno}"))
+                yield subject, member, lineno, fields[1:] if spec.has_header else fields
+
+
+def load_multiple_choice(name: str, zip_path: str | Path, split: str | None = None) -> list[dict]:
+    split = split or benchmark(name).split
+    rows = [_mc_row(subject, fields, f"{zip_path}!{member}:{lineno}")
+            for subject, member, lineno, fields in multiple_choice_rows(name, zip_path, split)]
     for i, row in enumerate(rows):
         row["id"] = f"{name}-{i:05d}"
     return rows

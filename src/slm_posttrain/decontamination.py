@@ -33,10 +33,7 @@ from open-instruct, whose decontamination runs Elasticsearch queries per trainin
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .benchmark_registry import BENCHMARKS, GSM8K_JSONL, HUMANEVAL_JSONL, MC_ZIP, benchmark
+from .benchmarks import multiple_choice_rows
 from .normalize import normalize_many
 from .records import DataError, iter_jsonl_numbered
 
@@ -96,28 +94,18 @@ class Settings:
 
 def _mc_items(name: str, path: str | Path) -> Iterator[Item]:
     """Every row of every split of a multiple-choice zip, answers or not (C-Eval's test split has none)."""
-    spec = benchmark(name)
-    with zipfile.ZipFile(path) as zf:
-        for split in spec.splits:
-            member_re = re.compile(spec.member_pattern.format(split=re.escape(split)))
-            for member in sorted(m for m in zf.namelist() if member_re.search(m)):
-                subject = member_re.search(member).group("subject")
-                reader = csv.reader(io.TextIOWrapper(zf.open(member), encoding="utf-8"))
-                for lineno, fields in enumerate(reader, start=1):
-                    if spec.has_header and lineno == 1:
-                        continue
-                    if spec.has_header:
-                        fields = fields[1:]
-                    if len(fields) < 5:
-                        raise DataError(f"{path}!{member}:{lineno}: expected question and A-D, "
-                                        f"got {len(fields)} fields")
-                    question, options = fields[0], fields[1:5]
-                    lettered = "\n".join(f"{letter}. {text}" for letter, text in zip(_LETTERS, options, strict=True))
-                    # indexed with its lettered options (the evaluation prompt), with its options unlettered (a
-                    # list, another field), and alone (options dropped or reordered)
-                    forms = [f"{question}\n{lettered}", "\n".join([question, *options]), question]
-                    yield Item(name, f"{split}/{subject}/{lineno}", forms, (False, False, True),
-                               {"question": question, "options": options})
+    for split in benchmark(name).splits:
+        for subject, member, lineno, fields in multiple_choice_rows(name, path, split):
+            if len(fields) < 5:
+                raise DataError(f"{path}!{member}:{lineno}: expected question and A-D, "
+                                f"got {len(fields)} fields")
+            question, options = fields[0], fields[1:5]
+            lettered = "\n".join(f"{letter}. {text}" for letter, text in zip(_LETTERS, options, strict=True))
+            # indexed with its lettered options (the evaluation prompt), with its options unlettered (a
+            # list, another field), and alone (options dropped or reordered)
+            forms = [f"{question}\n{lettered}", "\n".join([question, *options]), question]
+            yield Item(name, f"{split}/{subject}/{lineno}", forms, (False, False, True),
+                       {"question": question, "options": options})
 
 
 def _jsonl_items(name: str, path: str | Path, key: str, label) -> Iterator[Item]:
