@@ -188,20 +188,16 @@ def select_stream(read: Callable[[], Iterable[dict]], weights: dict, min_safety:
         count_not_whole(record, stats)
         if reason is not None:
             stats.drop(reason)
-            if _forced(neg):
-                count_not_whole_undesirable(record, neg, stats)
-                yield "kto", neg
-            continue
-        yield "sft", sft
-        yield "kto", pos
-        if _forced(neg):
+        else:
+            yield "sft", sft
+            yield "kto", pos
+        use_neg = _forced(neg)  # a forced undesirable is used even where the instruction has no SFT row
+        if reason is None and neg is not None and not use_neg:
+            use_neg = use[candidate]
+            candidate += 1
+        if use_neg:
             count_not_whole_undesirable(record, neg, stats)
             yield "kto", neg
-        elif neg is not None:
-            if use[candidate]:
-                count_not_whole_undesirable(record, neg, stats)
-                yield "kto", neg
-            candidate += 1
     stats.details["kto_desirable"] = n_pos
     stats.details["kto_undesirable"] = n_neg + n_forced
     stats.details["kto_undesirable_not_used"] = n_candidates - n_neg
