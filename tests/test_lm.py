@@ -27,6 +27,19 @@ def test_sampling_is_seeded_per_request_not_per_batch_position(tiny_model):
     assert lm.generate(convs, {**params, "seed": 4}) != batched  # the seed does matter
 
 
+def test_repetition_penalty_acts_on_the_reply_alone_whatever_the_batch(tiny_model):
+    """The penalty covers the reply so far, not the prompt (nor its left padding), so a reply does not
+    depend on its batch neighbours; it changes the replies, and the cache key."""
+    lm = TransformersLM(tiny_model, batch_size=4)
+    convs = [[{"role": "user", "content": q}] for q in ["hi", "a much longer question about many things", "你好"]]
+    params = {"max_new_tokens": 12, "temperature": 0.0, "repetition_penalty": 1.5}
+    batched = lm.generations(convs, params)
+    lm.batch_size = 1
+    assert lm.generations(convs, params) == batched
+    assert lm.generations(convs, {**params, "repetition_penalty": 1.0}) != batched
+    assert generate_key("m", convs[0], params) != generate_key("m", convs[0], {**params, "repetition_penalty": 1.2})
+
+
 def test_usage_counts_requests_calls_and_tokens(tiny_model, tmp_path):
     lm = TransformersLM(tiny_model, batch_size=2)
     convs = [[{"role": "user", "content": f"q{i}"}] for i in range(3)]

@@ -101,6 +101,7 @@ def test_a_role_needing_log_probabilities_is_refused_at_validation():
     from slm_posttrain.lm import check_role_backends
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["generation"] = {role: {**gen, "repetition_penalty": 1.0} for role, gen in config["generation"].items()}
     http = {"backend": "openai", "options": {"base_url": "http://localhost:1/v1", "model": "m"}}
     check_role_backends({**config, "models": {**config["models"], "small": http}})
     with pytest.raises(ValueError, match=r"models\.large: backend 'openai'.*perplexity scoring"):
@@ -109,6 +110,12 @@ def test_a_role_needing_log_probabilities_is_refused_at_validation():
         check_role_backends({**config, "models": {**config["models"], "labeler": http}})
     check_role_backends({**config, "labeling": {**config["labeling"], "mode": "generate"},
                          "models": {**config["models"], "labeler": http}})
+    # A repetition penalty only where it can be kept off the prompt (transformers).
+    penalized = {**config["generation"], "small": {**config["generation"]["small"], "repetition_penalty": 1.2}}
+    check_role_backends({**config, "generation": penalized})
+    for backend in (http, {**config["models"]["small"], "backend": "vllm"}):
+        with pytest.raises(ValueError, match=r"generation\.small\.repetition_penalty: backend '(openai|vllm)'"):
+            check_role_backends({**config, "generation": penalized, "models": {**config["models"], "small": backend}})
 
     large = '{"backend": "openai", "options": {"base_url": "http://x/v1", "model": "m"}}'
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/tables/table4_4.csv", "--config",

@@ -42,6 +42,7 @@ class LanguageModel(ABC):
     `logprobs`; the others refuse both with a message naming the backend."""
 
     has_logprobs: ClassVar[bool] = False
+    reply_repetition_penalty: ClassVar[bool] = False  # generation params' repetition_penalty, on the reply alone
     name: str
     content_id: str
 
@@ -84,6 +85,13 @@ def request_seed(params: dict, conversation: Messages) -> int:
     its position in a batch, so a record gets the same reply however the records are batched or
     split over shards."""
     return int(cache_key("seed", int(params.get("seed", 0)), conversation)[:15], 16)
+
+
+def repetition_penalty(params: dict) -> float | None:
+    """The configured repetition penalty (CTRL's, on the reply's own tokens), or None where there is none
+    (absent or 1). Only the transformers backend has it (check_role_backends)."""
+    penalty = float(params.get("repetition_penalty", 1.0))
+    return None if penalty == 1.0 else penalty
 
 
 def fit_prompts(token_ids: list[list[int]], room: int | Sequence[int], name: str) -> list[list[int]]:
@@ -135,6 +143,7 @@ def _left_pad(torch, seqs: Sequence[Sequence[int]], pad: int):
 
 class TransformersLM(LanguageModel):
     has_logprobs = True
+    reply_repetition_penalty = True
 
     def __init__(self, path: str | Path, batch_size: int = 8, device: str | None = None, dtype: str = "auto",
                  trust_remote_code: bool = False, max_length: int = 2048):
@@ -171,6 +180,8 @@ class TransformersLM(LanguageModel):
 
     def generations(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[dict]:
         torch = self.torch
+        from transformers import RepetitionPenaltyLogitsProcessor
+
         prompts = self.fitted_ids([self.render(m) for m in conversations], self.max_length)
         # Length-sorted batches waste little compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -180,12 +191,19 @@ class TransformersLM(LanguageModel):
         # Always greedy search; sampling, when asked for, happens per request in a logits processor.
         gen_kwargs = {"max_new_tokens": int(params.get("max_new_tokens", 128)), "do_sample": False,
                       "temperature": None, "top_p": None, "top_k": None, "pad_token_id": self.tokenizer.pad_token_id}
+        penalty = repetition_penalty(params)
         for batch in tqdm(list(_chunks(order, self.batch_size)), desc=desc, unit="batch"):
             ids, mask, _ = _left_pad(torch, [prompts[i] for i in batch], self.tokenizer.pad_token_id)
+            processors = []
+            if penalty:
+                # On the reply's tokens only: the chat prompt holds the end-of-turn token (every turn ends with
+                # it), and a penalty on it keeps a small model from ending at all (docs/benchmarks.md).
+                processors.append(RepetitionPenaltyLogitsProcessor(penalty, prompt_ignore_length=ids.shape[1]))
             if temperature > 0:
                 seeds = [request_seed(params, conversations[i]) for i in batch]
-                gen_kwargs["logits_processor"] = [_per_request_sampler(
-                    torch, seeds, temperature, float(params.get("top_p", 1.0)), self.device)]
+                processors.append(_per_request_sampler(
+                    torch, seeds, temperature, float(params.get("top_p", 1.0)), self.device))
+            gen_kwargs["logits_processor"] = processors
             with torch.no_grad():
                 out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                           **gen_kwargs)
@@ -490,8 +508,16 @@ def logprob_uses(config: dict) -> dict[str, list[str]]:
 
 
 def check_role_backends(config: dict) -> None:
-    """Refuse, before any job runs, a role whose stages need log-probabilities on a backend without them."""
+    """Refuse, before any job runs, a role whose stages need log-probabilities on a backend without them, and
+    a repetition penalty on a backend that cannot keep it off the prompt (vLLM's and a server's cover the
+    prompt too, end-of-turn token included, which keeps a small model from ending its reply)."""
     problems = []
+    for role, params in config.get("generation", {}).items():
+        backend = config["models"][role]["backend"]
+        if repetition_penalty(params) and not BACKENDS[backend].reply_repetition_penalty:
+            problems.append(f"generation.{role}.repetition_penalty: backend {backend!r} of models.{role} would "
+                            f"apply it to the prompt too (only 'transformers' penalizes the reply alone): set it to 1 "
+                            f"for this backend")
     for role, uses in logprob_uses(config).items():
         backend = config["models"][role]["backend"]
         if not BACKENDS[backend].has_logprobs:
