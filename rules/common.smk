@@ -121,13 +121,19 @@ def resolved_sources():
     return out
 
 
+def training_sources():
+    """The sources raw.jsonl is built from: all but those held out whole (`held_out: 1`), which only the
+    safety evaluation reads (rules/safety.smk)."""
+    return [s for s in resolved_sources() if s.get("held_out", 0) < 1]
+
+
 def source_inputs():
     """The files the raw stage reads: a source's path, or the files its glob of shards matches (a glob
     with no match stays as written, so Snakemake names it as the missing input)."""
     import glob
 
     out = []
-    for s in resolved_sources():
+    for s in training_sources():
         if s.get("path"):
             matches = sorted(glob.glob(s["path"], recursive=True)) if glob.has_magic(s["path"]) else []
             out.extend(matches or [s["path"]])

@@ -14,7 +14,7 @@ rule raw:
     conda:
         "../envs/data.yaml"
     params:
-        sources=resolved_sources(),
+        sources=training_sources(),
     script:
         "../scripts/raw.py"
 

@@ -84,9 +84,14 @@ def test_paper_models_and_data_settings():
     for role in ("labeler", "large"):                                                  # 3.3-3.6
         assert zoo[config["models"][role]["name"]]["path"] == "Qwen/Qwen2.5-7B-Instruct"
     assert config["balance"]["min_count"] == 10                                        # 3.4
-    assert {s["hf_id"] for s in config["sources"]} == {                                # 3.1
+    trained = [s for s in config["sources"] if s.get("held_out", 0) < 1]
+    assert {s["hf_id"] for s in trained} == {                                          # 3.1
         "BelleGroup/train_3.5M_CN", "BelleGroup/school_math_0.25M", "BAAI/COIG", "camel-ai/ai_society",
         "databricks/databricks-dolly-15k", "vicgalle/alpaca-gpt4"}
+    assert not any(s.get("held_out") for s in trained)  # the paper's data whole: nothing of it held out
+    # Beyond the paper: the safety evaluation's own sources, held out whole (never in raw.jsonl).
+    evaluation_only = {s["name"]: s.get("safety", "judged") for s in config["sources"] if s.get("held_out") == 1}
+    assert evaluation_only == {"donotanswer": "unsafe", "sharegpt": "judged"}
     assert all(s.get("category") for s in config["sources"])                           # 3.2: by rule, per source
     labeling = config["labeling"]                                                      # 3.3: the printed prompt
     assert labeling["mode"] == "generate" and labeling["taxonomy"] == []

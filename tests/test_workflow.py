@@ -3,6 +3,7 @@ whole smoke workflow for real with the tiny model."""
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,19 @@ def test_paper_config_dry_runs_through_the_slurm_profile():
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     for stage in ("raw", "dedup", "label", "replies", "score", "train", "fuse", "evaluate", "table"):
         assert f"{stage} " in proc.stdout, stage
+
+
+def test_paper_config_plans_the_safety_table_from_sources_held_out_whole(tmp_path):
+    """Beyond the paper: its `all` target holds the safety table of all five models; the evaluation's sources
+    (held_out: 1) feed only safety_prompts, never raw (raw.jsonl stays the paper's six hub sources)."""
+    proc = _snakemake("-n", "-p", "--configfile", "config/paper.yaml", "--config", f"results_dir={tmp_path}/results")
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    jobs = _planned_jobs(proc.stdout)
+    assert {r for r, _ in jobs} >= {"safety_prompts", "safety_table"}
+    assert len({w for r, w in jobs if r == "safety_eval"}) == 5
+    blocks = {b.split(":", 1)[0]: b for b in re.split(r"^(?:local)?rule ", proc.stdout, flags=re.M)[1:]}
+    assert "donotanswer" not in blocks["raw"] and "sharegpt" not in blocks["raw"]
+    assert "donotanswer_malicious_uses.jsonl" in blocks["safety_prompts"]
 
 
 def test_gpu_requests_follow_the_config(tmp_path):
