@@ -18,9 +18,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # The README's test command spreads test files over the CPU cores (pytest-xdist, --dist loadfile), handing
 # them out in collection order: the end-to-end files go first, longest first, so that none of them starts
-# last and runs on alone while the other workers idle.
-LONG_FILES_FIRST = ["test_paper_rehearsal.py", "test_bare_clone.py", "test_workflow.py", "test_vllm_agreement.py",
-                    "test_evaluation_backends.py", "test_slurm.py"]
+# last and runs on alone while the other workers idle. The hf/vLLM evaluation agreement is the longest (lm-eval's
+# transformers generation of 120 chat replies, then vLLM's): queued fourth, it ran on alone at the end of CI.
+LONG_FILES_FIRST = ["test_evaluation_backends.py", "test_paper_rehearsal.py", "test_bare_clone.py", "test_workflow.py",
+                    "test_vllm_agreement.py", "test_slurm.py"]
 
 
 def pytest_collection_modifyitems(config, items):
