@@ -5,6 +5,7 @@ record a real run of this workflow measured and a throughput table with its sour
     python benchmarks/paper_scale.py                       # tokens from results/ (the demo), else results/smoke/
     python benchmarks/paper_scale.py --results results/paper --plot benchmarks/results/paper_scale.png
     python benchmarks/paper_scale.py --evaluation benchmarks/results/evaluation.json   # (the default)
+    python benchmarks/paper_scale.py --ratio benchmarks/results/evaluation_ratio.json  # hf/vllm ratio of another run
 
 Tokens per record come from the `model_usage` block of data/{labeled,replies,scored}.stats.json
 (prompt and generated tokens per role, summed over shards). A model stage's GPU time per record is
@@ -305,6 +306,8 @@ def main() -> None:
     parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "results" / "paper_scale.png"))
     parser.add_argument("--evaluation", default=str(ROOT / "benchmarks" / "results" / "evaluation.json"),
                         help="benchmarks/evaluation.py --out: chat-protocol tokens per item and the hf/vllm ratio")
+    parser.add_argument("--ratio", help="another benchmarks/evaluation.py --out whose hf/vllm time ratio is used "
+                                        "(a run with both halves finished, e.g. at a lower --max-gen-toks)")
     args = parser.parse_args()
     results = _results_dir(args.results)
     tokens = tokens_per_record(results)
@@ -325,6 +328,13 @@ def main() -> None:
     print(f"\nModels: {'; '.join(src for _, src in PARAMS.values())}.")
     rows = plan(tokens, training_runs_with_sweep(Path(args.config)), table)
     eval_tokens, hf_slowdown, about = evaluation_tokens(Path(args.evaluation))
+    if args.ratio:
+        timing = json.loads(Path(args.ratio).read_text())
+        hf_slowdown = timing["hf_seconds"] / timing["vllm_seconds"]
+        caps = {t["max_gen_toks"] for t in timing["hf_tokens"].values()}
+        print(f"\nhf/vllm time ratio {hf_slowdown:.1f} from {args.ratio} ({timing['date']}, new tokens at most "
+              f"{', '.join(map(str, sorted(caps)))}: hf {timing['hf_seconds']:,.0f} s, "
+              f"vllm {timing['vllm_seconds']:,.0f} s per model).")
     counts, models = benchmark_rows(Path(args.config)), evaluated_models(Path(args.config))
     print(f"\nEvaluation, the chat protocol: {', '.join(models)} ({len(models)} models) on every row: "
           + ", ".join(f"{b} {n:,}" for b, n in counts.items()) + f" ({sum(counts.values()):,} items per model). "
