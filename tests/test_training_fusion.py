@@ -57,7 +57,10 @@ def _killed_after_first_save(start, data_file, work, params, out):
     """Train in a child process that dies (os._exit, like SIGKILL) right after its first checkpoint."""
     code = ("import json, sys; from slm_posttrain.training import train; "
             "train(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], json.loads(sys.argv[6]))")
-    env = {**os.environ, "SLM_FAULT_INJECT": "train_saves=1",
+    # The child computes with this process's thread count: a different one (OMP_NUM_THREADS left in the
+    # environment by another test on the same xdist worker) sums in another order, and the resumed weights
+    # then differ from the uninterrupted run's by more than rounding.
+    env = {**os.environ, "SLM_FAULT_INJECT": "train_saves=1", "OMP_NUM_THREADS": str(torch.get_num_threads()),
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", code, "sft", str(start), str(data_file), str(out), str(work),
                            json.dumps(params)], env=env, capture_output=True, text=True, timeout=600)

@@ -52,12 +52,15 @@ def backends(smollm2):  # smollm2: conftest's, shared with test_evaluation_backe
     vllm_env()
     from slm_posttrain.lm import TransformersLM, VllmLM
 
+    threads = os.environ.get("OMP_NUM_THREADS")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     hf = TransformersLM(smollm2, batch_size=16)
     # Eager, as config/rehearsal.yaml runs vLLM on a CPU: no graph compilation, half the engine start-up.
     vl = VllmLM(smollm2, dtype="float32", gpu_memory_utilization=0.15, max_length=512, enforce_eager=True)
     yield hf, vl
     vl.close()
+    if threads is None:  # later tests on this worker start their processes with the machine's own threads
+        os.environ.pop("OMP_NUM_THREADS", None)
 
 
 def test_greedy_generations_agree(backends):
