@@ -10,9 +10,9 @@ C-Eval, 12 GSM8K, 12 HumanEval rows) with SmolLM2-135M-Instruct, fp32 in both:
 Replies are cut at MAX_GEN_TOKENS new tokens: at 256 the transformers half alone ran over 30 minutes
 beside the other CI files and kept CI over its 40 (the protocol's 1000 is longer still); at 64 MMLU's answers
 (21 tokens per item) are whole, about half of CMMLU's and most of C-Eval's, GSM8K's and HumanEval's are
-cut, and agree on their first 64 tokens. benchmarks/evaluation.py measures any length (2026-12-07, cap 64, quiet machine:
-120 of 120 answers the same, hf 214 s, vllm 351 s). Skipped where no vLLM
-environment exists; CI creates one."""
+cut, and agree on their first 64 tokens. benchmarks/evaluation.py measures any length (2026-12-07, cap
+64, quiet machine: 120 of 120 answers the same, hf 214 s, vllm 351 s). Skipped where no vLLM environment
+exists; CI creates one."""
 
 
 import pytest
