@@ -6,9 +6,12 @@ record a real run of this workflow measured and a throughput table with its sour
     python benchmarks/paper_scale.py --results results/paper --plot benchmarks/results/paper_scale.png
     python benchmarks/paper_scale.py --evaluation benchmarks/results/evaluation.json   # (the default)
     python benchmarks/paper_scale.py --ratio benchmarks/results/evaluation_ratio.json  # hf/vllm ratio of another run
+    python benchmarks/paper_scale.py --label benchmarks/results/label_tokens.json     # (the default, if it exists)
 
 Tokens per record come from the `model_usage` block of data/{labeled,replies,scored}.stats.json
-(prompt and generated tokens per role, summed over shards). A model stage's GPU time per record is
+(prompt and generated tokens per role, summed over shards), except the label stage's where
+benchmarks/label_tokens.py measured it under the paper config's own labeling (generate mode, the paper's
+prompt; the demo labels in choice mode over a listed taxonomy). A model stage's GPU time per record is
 prompt_tokens / prefill rate + generated_tokens / generation rate of its model on that GPU; training
 time is tokens per example x examples x epochs / training rate. At G GPUs the three model stages run
 as G shards (config `shards: G`), the three trainings one after the other over G data-parallel
@@ -306,13 +309,24 @@ def main() -> None:
     parser.add_argument("--plot", default=str(ROOT / "benchmarks" / "results" / "paper_scale.png"))
     parser.add_argument("--evaluation", default=str(ROOT / "benchmarks" / "results" / "evaluation.json"),
                         help="benchmarks/evaluation.py --out: chat-protocol tokens per item and the hf/vllm ratio")
+    parser.add_argument("--label", default=str(ROOT / "benchmarks" / "results" / "label_tokens.json"),
+                        help="benchmarks/label_tokens.py --out: the label stage's tokens per record under the "
+                             "paper config's labeling (used where the file exists)")
     parser.add_argument("--ratio", help="another benchmarks/evaluation.py --out whose hf/vllm time ratio is used "
                                         "(a run with both halves finished, e.g. at a lower --max-gen-toks)")
     args = parser.parse_args()
     results = _results_dir(args.results)
     tokens = tokens_per_record(results)
     table = throughput_table()
-    print(f"Tokens per record measured in {results}/data/*.stats.json (model_usage):\n")
+    label_note = ""
+    if Path(args.label).exists():
+        # The demo labels in choice mode, the paper in generate mode with its own prompt: the label row comes
+        # from a run of the paper config's labeling (benchmarks/label_tokens.py) where one was made.
+        label = json.loads(Path(args.label).read_text())
+        tokens[("label", "labeler")] = (label["prompt_tokens_per_record"], label["generated_tokens_per_record"])
+        label_note = (f"; the label row from {args.label} ({label['config']}'s labeling, {label['mode']} mode, "
+                      f"{label['records']} records, {label['date']}, at most {label['max_new_tokens']} new tokens)")
+    print(f"Tokens per record measured in {results}/data/*.stats.json (model_usage){label_note}:\n")
     print("| stage | role | prompt tokens / record | generated tokens / record |\n| --- | --- | --- | --- |")
     for (stage, role), (p, g) in tokens.items():
         print(f"| {stage} | {role} | {p:,.1f} | {g:,.1f} |")

@@ -58,3 +58,12 @@ def test_evaluation_is_planned_for_every_evaluated_model_on_both_backends(paper_
     assert vllm["gpu_hours"] == pytest.approx(per_model * 7 / 3600)
     assert hf["gpu_hours"] == pytest.approx(3 * vllm["gpu_hours"])
     assert paper_scale.benchmark_rows(config)["humaneval"] == 164
+
+
+def test_the_label_row_is_measured_under_the_paper_configs_own_labeling():
+    """benchmarks/label_tokens.py runs the labeling paper.yaml gives (config.yaml merged under it, as
+    `--configfile` does): generate mode, the paper's 3.3 prompt, free labels, not the demo's choice mode."""
+    settings = benchmark_script("label_tokens").labeling_settings(REPO / "config" / "paper.yaml")
+    assert settings["mode"] == "generate" and settings["taxonomy"] == []
+    assert settings["prompt"].startswith("You are an instruction classification assistant. Please give a secondary")
+    assert settings["max_new_tokens"] >= 8
