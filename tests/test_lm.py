@@ -1,8 +1,17 @@
 import math
 
+import torch
+
 from slm_posttrain.cache import RequestCache
-from slm_posttrain.decoding import decode_reply
-from slm_posttrain.lm import TransformersLM, cached_generate, cached_logprobs, choose, generate_key
+from slm_posttrain.decoding import decode_reply, partial_character_ids
+from slm_posttrain.lm import (
+    TransformersLM,
+    _reply_repetition_penalty,
+    cached_generate,
+    cached_logprobs,
+    choose,
+    generate_key,
+)
 from slm_posttrain.scoring import judge, perplexities
 
 
@@ -38,6 +47,46 @@ def test_repetition_penalty_acts_on_the_reply_alone_whatever_the_batch(tiny_mode
     assert lm.generations(convs, params) == batched
     assert lm.generations(convs, {**params, "repetition_penalty": 1.0}) != batched
     assert generate_key("m", convs[0], params) != generate_key("m", convs[0], {**params, "repetition_penalty": 1.2})
+
+
+def test_repetition_penalty_spares_tokens_that_are_bytes_of_a_character(tiny_model):
+    """A byte token shared by many Chinese characters stays unpenalized however often the reply used it;
+    a whole token (a word, a whole character) is penalized; the prompt's tokens never are."""
+    lm = TransformersLM(tiny_model)
+    spared = partial_character_ids(lm.tokenizer)
+    whole_char = lm.tokenizer.convert_tokens_to_ids(lm.tokenizer.tokenize("中"))
+    byte = next(t for t in lm.tokenizer("镕", add_special_tokens=False).input_ids if t in spared)
+    word = lm.tokenizer("hello", add_special_tokens=False).input_ids[0]
+    prompt_only = lm.tokenizer(" world", add_special_tokens=False).input_ids[0]
+    assert len(whole_char) == 1 and whole_char[0] not in spared and word not in spared
+    processor = _reply_repetition_penalty(torch, 2.0, 1, spared)
+    scores = torch.full((1, len(lm.tokenizer)), 4.0)
+    out = processor(torch.tensor([[prompt_only, byte, whole_char[0], word]]), scores)
+    assert out[0, byte] == 4.0 and out[0, prompt_only] == 4.0
+    assert out[0, whole_char[0]] == 2.0 and out[0, word] == 2.0
+    assert scores[0, word] == 4.0  # the caller's scores are left as they were
+
+
+def test_partial_character_ids_are_the_tokens_no_text_can_hold_alone(tiny_model):
+    """Byte-level BPE: exactly the tokens whose bytes are not UTF-8 text alone (decode_reply drops them
+    whole); SentencePiece byte fallback: <0x80>..<0xFF>, never <0x41> or a word."""
+    lm = TransformersLM(tiny_model)
+    spared = set(partial_character_ids(lm.tokenizer))
+    for tid in range(len(lm.tokenizer)):
+        if tid in lm.tokenizer.all_special_ids:
+            continue
+        text, cut, invalid = decode_reply(lm.tokenizer, [tid])
+        assert (tid in spared) == bool(cut or invalid), lm.tokenizer.convert_ids_to_tokens(tid)
+
+    class SentencePieceVocab:  # the attributes partial_character_ids reads, as a SentencePiece tokenizer has them
+        all_special_ids = [0]
+        added_tokens_decoder = {}
+        backend_tokenizer = None
+
+        def get_vocab(self):
+            return {"<unk>": 0, "<0x41>": 1, "<0x80>": 2, "<0xE4>": 3, "▁hello": 4, "<0xff>": 5}
+
+    assert partial_character_ids(SentencePieceVocab()) == [2, 3, 5]
 
 
 def test_usage_counts_requests_calls_and_tokens(tiny_model, tmp_path):

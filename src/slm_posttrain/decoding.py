@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -88,6 +89,38 @@ def _token_bytes(tokenizer, ids: Sequence[int]) -> bytes | None:
             return None
         out += bytes(table[ch] for ch in token)
     return bytes(out)
+
+
+_BYTE_FALLBACK = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+
+
+def partial_character_ids(tokenizer) -> list[int]:
+    """Ids of the tokens that are only a fragment of a character: byte-level tokens whose bytes are not
+    UTF-8 text on their own (lead or continuation bytes of a Chinese character, an emoji), and
+    SentencePiece byte-fallback tokens <0x80>..<0xFF>. A tokenizer without a character spells it with
+    such bytes, and a few of them are shared by thousands of characters (every CJK character starts with
+    E4-E9), so a repetition penalty must spare them (lm.ReplyRepetitionPenalty)."""
+    cached = getattr(tokenizer, "_slm_partial_ids", None)
+    if cached is not None:
+        return cached
+    skip = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    table = _byte_decoder() if _is_byte_level(tokenizer) else None
+    partial = []
+    for token, tid in tokenizer.get_vocab().items():
+        if tid in skip:
+            continue
+        fallback = _BYTE_FALLBACK.fullmatch(token)
+        if fallback:
+            if int(fallback.group(1), 16) >= 0x80:
+                partial.append(tid)
+            continue
+        if table is None or any(ch not in table for ch in token):
+            continue
+        _, pending, invalid = utf8_text(bytes(table[ch] for ch in token))
+        if pending or invalid:
+            partial.append(tid)
+    tokenizer._slm_partial_ids = sorted(partial)
+    return tokenizer._slm_partial_ids
 
 
 def decode_reply(tokenizer, ids: Sequence[int]) -> tuple[str, int, int]:

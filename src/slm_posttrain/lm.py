@@ -28,7 +28,7 @@ from typing import ClassVar
 from tqdm.auto import tqdm
 
 from .cache import RequestCache, cache_key
-from .decoding import FINISH_REASONS, decoded_generation, generation, strip_replacements
+from .decoding import FINISH_REASONS, decoded_generation, generation, partial_character_ids, strip_replacements
 from .fingerprint import model_digest
 from .usage import count_tokens, usage_of
 
@@ -129,6 +129,26 @@ def _per_request_sampler(torch, seeds: Sequence[int], temperature: float, top_p:
     return PerRequestSampler()
 
 
+def _reply_repetition_penalty(torch, penalty: float, prompt_width: int, spared_ids: Sequence[int]):
+    """CTRL's repetition penalty (transformers' processor) on the tokens the reply already holds, never the
+    prompt's (which hold the end-of-turn token; a penalty on it keeps a small model from ending at all), and
+    never on `spared_ids`, the tokens that are only a byte of a character (decoding.partial_character_ids):
+    penalized, they push a model that spells Chinese in bytes towards bytes that are no character at all
+    (docs/benchmarks.md, reply length of the demo). transformers has no exemption list, hence the wrapper."""
+    from transformers import LogitsProcessor, RepetitionPenaltyLogitsProcessor
+
+    ctrl = RepetitionPenaltyLogitsProcessor(penalty, prompt_ignore_length=prompt_width)
+    spared_index = torch.tensor(list(spared_ids), dtype=torch.long)
+
+    class ReplyRepetitionPenalty(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            penalized = ctrl(input_ids, scores)
+            index = spared_index[spared_index < scores.shape[-1]].to(scores.device)
+            return penalized.index_copy(1, index, scores.index_select(1, index))
+
+    return ReplyRepetitionPenalty()
+
+
 def _left_pad(torch, seqs: Sequence[Sequence[int]], pad: int):
     """(ids, attention mask, position ids) for token lists left-padded to one width: every sequence
     ends at the last column, and positions count from each sequence's own first token."""
@@ -180,8 +200,6 @@ class TransformersLM(LanguageModel):
 
     def generations(self, conversations: Sequence[Messages], params: dict, desc: str = "generate") -> list[dict]:
         torch = self.torch
-        from transformers import RepetitionPenaltyLogitsProcessor
-
         prompts = self.fitted_ids([self.render(m) for m in conversations], self.max_length)
         # Length-sorted batches waste little compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -196,9 +214,8 @@ class TransformersLM(LanguageModel):
             ids, mask, _ = _left_pad(torch, [prompts[i] for i in batch], self.tokenizer.pad_token_id)
             processors = []
             if penalty:
-                # On the reply's tokens only: the chat prompt holds the end-of-turn token (every turn ends with
-                # it), and a penalty on it keeps a small model from ending at all (docs/benchmarks.md).
-                processors.append(RepetitionPenaltyLogitsProcessor(penalty, prompt_ignore_length=ids.shape[1]))
+                processors.append(_reply_repetition_penalty(torch, penalty, ids.shape[1],
+                                                            partial_character_ids(self.tokenizer)))
             if temperature > 0:
                 seeds = [request_seed(params, conversations[i]) for i in batch]
                 processors.append(_per_request_sampler(
@@ -571,6 +588,10 @@ GENERATE_FORMAT = 2
 
 
 def generate_key(content_id: str, conversation: Messages, params: dict) -> str:
+    if repetition_penalty(params):
+        # The penalty spares bytes of a character since 2026-12-07: replies made before, under the same
+        # config value, are other work and must not be served.
+        params = {**params, "repetition_penalty_spares": "partial characters"}
     return cache_key("generate", GENERATE_FORMAT, content_id, conversation, params)
 
 
