@@ -72,10 +72,17 @@ def _is_byte_level(tokenizer) -> bool:
     return cached
 
 
+def _symbol_bytes(token: str | None) -> bytes | None:
+    """The bytes one byte-level token's symbols stand for; None when a symbol is outside the alphabet."""
+    table = _byte_decoder()
+    if token is None or any(ch not in table for ch in token):
+        return None
+    return bytes(table[ch] for ch in token)
+
+
 def _token_bytes(tokenizer, ids: Sequence[int]) -> bytes | None:
     """The bytes the ids stand for, special tokens skipped (as skip_special_tokens=True does); None when
     a token is outside the byte-level alphabet (then the tokenizer's own decode is used)."""
-    table = _byte_decoder()
     special = set(tokenizer.all_special_ids)
     added = tokenizer.added_tokens_decoder  # id -> AddedToken: literal text, not byte-level symbols
     out = bytearray()
@@ -85,9 +92,10 @@ def _token_bytes(tokenizer, ids: Sequence[int]) -> bytes | None:
         if tid in added:
             out += added[tid].content.encode("utf-8", errors="surrogatepass")
             continue
-        if token is None or any(ch not in table for ch in token):
+        data = _symbol_bytes(token)
+        if data is None:
             return None
-        out += bytes(table[ch] for ch in token)
+        out += data
     return bytes(out)
 
 
@@ -99,12 +107,12 @@ def partial_character_ids(tokenizer) -> list[int]:
     UTF-8 text on their own (lead or continuation bytes of a Chinese character, an emoji), and
     SentencePiece byte-fallback tokens <0x80>..<0xFF>. A tokenizer without a character spells it with
     such bytes, and a few of them are shared by thousands of characters (every CJK character starts with
-    E4-E9), so a repetition penalty must spare them (lm.ReplyRepetitionPenalty)."""
+    E4-E9), so a repetition penalty must spare them (lm._reply_repetition_penalty)."""
     cached = getattr(tokenizer, "_slm_partial_ids", None)
     if cached is not None:
         return cached
     skip = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
-    table = _byte_decoder() if _is_byte_level(tokenizer) else None
+    byte_level = _is_byte_level(tokenizer)
     partial = []
     for token, tid in tokenizer.get_vocab().items():
         if tid in skip:
@@ -114,9 +122,10 @@ def partial_character_ids(tokenizer) -> list[int]:
             if int(fallback.group(1), 16) >= 0x80:
                 partial.append(tid)
             continue
-        if table is None or any(ch not in table for ch in token):
+        data = _symbol_bytes(token) if byte_level else None
+        if data is None:
             continue
-        _, pending, invalid = utf8_text(bytes(table[ch] for ch in token))
+        _, pending, invalid = utf8_text(data)
         if pending or invalid:
             partial.append(tid)
     tokenizer._slm_partial_ids = sorted(partial)
