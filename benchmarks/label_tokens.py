@@ -21,10 +21,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
-from snakemake.utils import update_config, validate
-
 from slm_posttrain.cache import RequestCache
+from slm_posttrain.effective_config import effective_config
 from slm_posttrain.labeling import UNKNOWN, label_stream
 from slm_posttrain.lm import TransformersLM
 from slm_posttrain.usage import usage_of
@@ -34,10 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def labeling_settings(config_path: Path) -> dict:
     """The `labeling` block the workflow runs with `--configfile config_path` (schema defaults included)."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    update_config(config, yaml.safe_load(config_path.read_text()))
-    validate(config, str(ROOT / "config" / "schema.yaml"), set_default=True)
-    return config["labeling"]
+    return effective_config(ROOT, config_path)["labeling"]
 
 
 def main() -> None:

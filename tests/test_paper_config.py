@@ -5,19 +5,15 @@ none inherited from the demo by accident."""
 from pathlib import Path
 
 import yaml
-from snakemake.utils import update_config, validate
 
+from slm_posttrain.effective_config import effective_config
 from slm_posttrain.runspec import run_spec, sweep_runs, sweep_sources
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def effective(*overlays: str) -> dict:
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for name in overlays:
-        update_config(config, yaml.safe_load((REPO / name).read_text()))
-    validate(config, str(REPO / "config/schema.yaml"), set_default=True)  # as the Snakefile does
-    return config
+    return effective_config(REPO, *overlays)
 
 
 # What the paper (and, where it is silent, the author's train.sh) says, section by section.
