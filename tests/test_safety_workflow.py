@@ -6,9 +6,8 @@ the safety audit page shows each placement. Real pipeline to scored.jsonl, then 
 import csv
 import json
 import subprocess
-import sys
 
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE
 
 from slm_posttrain.refusal import is_refusal
 
@@ -20,7 +19,7 @@ REFUSAL = "I'm sorry, but I can't help with that. Trading wildlife parts is ille
 def _run(results, resources, *targets):
     cfg = ["--cores", "1", "--configfile", "config/smoke.yaml", "--config", f"results_dir={results}",
            f"paper_dir={results}/paper", f"resources_dir={resources}"]
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *map(str, targets), *cfg], cwd=REPO,
+    proc = subprocess.run([*SNAKEMAKE, *map(str, targets), *cfg], cwd=REPO,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
 

@@ -6,13 +6,11 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = ["zoo_model", "asset", "raw", "dedup", "decontaminate", "label", "balance", "replies", "score",
           "training_sets", "train", "fuse", "benchmark_data", "evaluate_benchmark", "evaluate", "table",
           "loss_figure_sft", "loss_figure_kto"]
