@@ -106,3 +106,77 @@ def test_same_text_as_vllms_detokenizer_at_every_cut(tokenizer, reply):
         assert ours == vllm_text(tokenizer, prompt, ids[:k]).strip()
         inside += cut > 0 and tokenizer.decode(ids[:k], skip_special_tokens=True).endswith(REPLACEMENT)
     assert inside >= 1
+
+
+# ---- SentencePiece with byte fallback (Llama, Mistral, Gemma style tokenizer.json)
+
+@pytest.fixture(scope="module")
+def fallback_tokenizer():
+    """A Llama-style tokenizer: '▁' for spaces, a few characters as pieces (a U+FFFD piece among them),
+    every other character spelled with <0xXX> byte-fallback tokens."""
+    from tokenizers import Tokenizer, decoders, models, normalizers
+    from transformers import PreTrainedTokenizerFast
+
+    pieces = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256)), "▁",
+              *(chr(c) for c in range(33, 127)), "长", "城", REPLACEMENT]
+    model = models.BPE(vocab={p: i for i, p in enumerate(pieces)}, merges=[], unk_token="<unk>", byte_fallback=True)
+    backend = Tokenizer(model)
+    backend.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                         decoders.Strip(" ", 1, 0)])
+    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+
+
+def fallback_bytes(tokenizer, ids) -> bytes:
+    """What the ids encode: a byte per fallback token, the piece's UTF-8 otherwise ('▁' a space)."""
+    out = bytearray()
+    for tid, token in zip(ids, tokenizer.convert_ids_to_tokens(ids), strict=True):
+        if tid not in tokenizer.all_special_ids:
+            out += bytes([int(token[3:5], 16)]) if token.startswith("<0x") else token.replace("▁", " ").encode()
+    return bytes(out)
+
+
+def test_byte_fallback_cut_inside_a_character_and_an_emoji(fallback_tokenizer):
+    """Every cut of a reply whose Chinese and emoji are spelled in fallback bytes: the longest whole prefix,
+    the cut bytes counted, and the U+FFFD the model wrote as a piece kept (tokenizer.decode shows several
+    U+FFFD at a cut inside a character)."""
+    tok = fallback_tokenizer
+    whole = "长城是中国 😀 ok \ufffd!"
+    ids = tok(whole, add_special_tokens=False).input_ids
+    cuts_inside = 0
+    for k in range(len(ids) + 1):
+        text, cut, invalid = decode_reply(tok, ids[:k])
+        assert invalid == 0 and whole.startswith(text) and (REPLACEMENT not in text or k >= len(ids) - 1)
+        data = fallback_bytes(tok, ids[:k])
+        assert data[:len(data) - cut].decode("utf-8").strip() == text
+        cuts_inside += cut > 0
+    assert cuts_inside >= 6 and decode_reply(tok, ids) == (whole, 0, 0)
+
+
+def test_byte_fallback_invalid_bytes_inside_are_dropped_and_counted(fallback_tokenizer):
+    tok = fallback_tokenizer
+    byte = {b: tok.convert_tokens_to_ids(f"<0x{b:02X}>") for b in (0xE4, 0xB8, 0xAD, 0xFF)}
+    a, b = tok.convert_tokens_to_ids("a"), tok.convert_tokens_to_ids("b")
+    assert decode_reply(tok, [a, byte[0xFF], b]) == ("ab", 0, 1)                        # not UTF-8 at all
+    assert decode_reply(tok, [a, byte[0xE4], byte[0xB8], b]) == ("ab", 0, 2)           # a sequence a piece breaks
+    assert decode_reply(tok, [a, byte[0xE4], byte[0xB8], byte[0xAD], b]) == ("a中b", 0, 0)
+    assert decode_reply(tok, [a, byte[0xFF], byte[0xE4], byte[0xB8]]) == ("a", 2, 1)   # then a cut tail
+
+
+@SETTINGS
+@given(ids=st.lists(st.integers(0, 400), max_size=40))
+def test_byte_fallback_any_tokens_decode_as_their_valid_bytes(fallback_tokenizer, ids):
+    """Any ids: the text and counts are those of the bytes they encode (invalid bytes dropped, an open
+    sequence at the end cut), so no U+FFFD that no piece wrote."""
+    tok = fallback_tokenizer
+    ids = [i % len(tok) for i in ids]
+    text, cut, invalid = decode_reply(tok, ids)
+    assert (text, cut, invalid) == (lambda t, c, n: (t.strip(), c, n))(*utf8_text(fallback_bytes(tok, ids)))
+
+
+@pytest.mark.parametrize("reply", ["长城是中国古代的防御工程。", "Great 😀🎉 see you 👍🏽!"])
+def test_byte_fallback_same_text_as_vllms_detokenizer(fallback_tokenizer, reply):
+    tok = fallback_tokenizer
+    ids = tok(reply, add_special_tokens=False).input_ids
+    for k in range(len(ids) + 1):
+        assert decode_reply(tok, ids[:k])[0] == vllm_text(tok, [tok.bos_token_id], ids[:k]).strip()

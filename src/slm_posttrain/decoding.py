@@ -11,9 +11,12 @@ SmolLM2, Qwen, GPT-2 style), and the bytes become text explicitly:
 A U+FFFD the tokens really encode (bytes EF BF BD) stays. The transformers and vLLM backends both decode
 their token ids with `decode_reply`, so the same tokens give the same text.
 
-Tokenizers that are not byte-level (SentencePiece) go through `tokenizer.decode`; a U+FFFD it returns
-cannot be told from one the model wrote, so trailing ones are dropped as an incomplete tail and inner
-ones counted as invalid, the same rule on less information.
+SentencePiece tokenizers with byte fallback (Llama, Mistral, Gemma style: a character missing from the
+vocabulary is spelled with <0xE4><0xB8>... tokens) get the same rules exactly: the fallback bytes that
+do not form UTF-8, or are cut at the end, are dropped from the ids before `tokenizer.decode`, so the
+decoder never sees them, and a U+FFFD the pieces really hold stays. A tokenizer with neither goes through
+`tokenizer.decode` alone; a U+FFFD it returns cannot be told from one the model wrote, so trailing ones
+are dropped as an incomplete tail and inner ones counted as invalid, the same rule on less information.
 """
 
 from __future__ import annotations
@@ -132,6 +135,51 @@ def partial_character_ids(tokenizer) -> list[int]:
     return tokenizer._slm_partial_ids
 
 
+def _has_byte_fallback(tokenizer) -> bool:
+    cached = getattr(tokenizer, "_slm_byte_fallback", None)
+    if cached is None:
+        vocab = tokenizer.get_vocab()
+        cached = tokenizer._slm_byte_fallback = all(f"<0x{b:02X}>" in vocab for b in (0x80, 0xE4, 0xFF))
+    return cached
+
+
+def _valid_fallback_ids(tokenizer, ids: list[int]) -> tuple[list[int], int, int]:
+    """(ids without the byte-fallback tokens that are not UTF-8, bytes cut at the end, invalid bytes).
+    Each run of fallback tokens is checked as bytes: a sequence still open where the run ends is a cut
+    tail at the end of the reply and invalid elsewhere (a text piece interrupts it)."""
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    values = [int(m.group(1), 16) if (m := _BYTE_FALLBACK.fullmatch(t or "")) else None for t in tokens]
+    kept, cut, invalid, start = [], 0, 0, 0
+    while start < len(ids):
+        if values[start] is None:
+            kept.append(ids[start])
+            start += 1
+            continue
+        end = start
+        while end < len(ids) and values[end] is not None:
+            end += 1
+        run = bytes(values[start:end])
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+        text = decoder.decode(run, final=False)
+        pending = len(decoder.getstate()[0])
+        position = start  # walk the decoded characters back onto the run's token positions
+        for ch in text:
+            if "\udc80" <= ch <= "\udcff":  # one byte that is not UTF-8 (surrogateescape)
+                invalid += 1
+                position += 1
+            else:
+                width = len(ch.encode("utf-8"))
+                kept.extend(ids[position:position + width])
+                position += width
+        if pending:
+            if end == len(ids):
+                cut += pending
+            else:
+                invalid += pending
+        start = end
+    return kept, cut, invalid
+
+
 def decode_reply(tokenizer, ids: Sequence[int]) -> tuple[str, int, int]:
     """(text, cut_bytes, invalid_bytes) of generated ids; the text is stripped of surrounding whitespace
     as every backend's reply is."""
@@ -139,6 +187,9 @@ def decode_reply(tokenizer, ids: Sequence[int]) -> tuple[str, int, int]:
     data = _token_bytes(tokenizer, ids) if _is_byte_level(tokenizer) else None
     if data is not None:
         text, cut, invalid = utf8_text(data)
+    elif _has_byte_fallback(tokenizer):
+        kept, cut, invalid = _valid_fallback_ids(tokenizer, ids)
+        text = tokenizer.decode(kept, skip_special_tokens=True)
     else:
         text, cut, invalid = strip_replacements(tokenizer.decode(ids, skip_special_tokens=True))
     return text.strip(), cut, invalid
