@@ -24,11 +24,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # The README's test command spreads test files over the CPU cores (pytest-xdist, --dist loadfile), handing
 # them out in collection order: the end-to-end files go first, longest first, so that none of them starts
-# last and runs on alone while the other workers idle. The hf/vLLM evaluation agreement is the longest (lm-eval's
-# transformers generation of 120 chat replies, then vLLM's): queued fourth, it ran on alone at the end of CI.
+# last and runs on alone while the other workers idle. The hf/vLLM chat agreement is the longest (lm-eval's
+# transformers generation of 120 chat replies, then vLLM's) and sets CI's length. xdist gives a worker another
+# file whenever it holds 2 tests or fewer not yet run, so the one-test agreement file's worker is handed the
+# 4th file at once, queued behind it: that slot is test_refusal.py (41 tests, seconds), which keeps the rest
+# (the loglikelihood agreement, 6 minutes in CI, was there) for the other workers.
 LONG_FILES_FIRST = ["test_evaluation_backends.py", "test_paper_rehearsal.py", "test_bare_clone.py",
-                    "test_evaluation_backends_loglikelihood.py", "test_workflow.py", "test_vllm_agreement.py",
-                    "test_slurm.py"]
+                    "test_refusal.py", "test_evaluation_backends_loglikelihood.py", "test_workflow.py",
+                    "test_vllm_agreement.py", "test_slurm.py"]
 NATS_PER_TOKEN = 0.02  # hf/vLLM agreement of log-likelihoods (issue 24), both evaluation-backend test files
 
 
