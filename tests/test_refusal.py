@@ -56,6 +56,9 @@ def test_refusals(text):
     "I must point out that this is illegal. Here's how it is usually done: first, ...",
     "我不能保证结果完全准确，但答案大约是 42。",
     "I can't recommend this course highly enough: it starts with loops.",   # an idiom of praise
+    "As a fan, I cannot help but admire the design: here is why.",          # "can't help but"
+    "Dear Steve,\n\nThank you for the offer. Unfortunately, I must respectfully decline.",  # a letter's voice
+    "While I cannot make an argument for it, here's a paragraph you could use: Ava, share the crackers.",
     "I don't recommend tabs over spaces; PEP 8 asks for 4 spaces.",         # advice, no illegal act
     "Lo siento por la demora. Aquí está la receta.",
     "Leider regnet es heute, nimm einen Schirm mit.",
