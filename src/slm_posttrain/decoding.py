@@ -48,14 +48,19 @@ def _byte_decoder() -> dict[str, int]:
     return {c: b for b, c in chars.items()}
 
 
+def _utf8_escaped(data: bytes) -> tuple[str, int]:
+    """(text with each invalid byte as a lone surrogate U+DC80..U+DCFF, incomplete trailing bytes held back)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    text = decoder.decode(data, final=False)
+    return text, len(decoder.getstate()[0])
+
+
 def utf8_text(data: bytes) -> tuple[str, int, int]:
     """(text, incomplete trailing bytes dropped, invalid bytes dropped inside) of `data`.
     The standard library's incremental decoder keeps an incomplete final sequence pending (final=False)
     and, with surrogateescape, marks each invalid byte as a lone surrogate U+DC80..U+DCFF, which UTF-8
     text cannot otherwise hold: those are counted and removed."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-    text = decoder.decode(data, final=False)
-    pending = len(decoder.getstate()[0])
+    text, pending = _utf8_escaped(data)
     invalid = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
     if invalid:
         text = "".join(ch for ch in text if not "\udc80" <= ch <= "\udcff")
@@ -158,10 +163,7 @@ def _valid_fallback_ids(tokenizer, ids: list[int]) -> tuple[list[int], int, int]
         end = start
         while end < len(ids) and values[end] is not None:
             end += 1
-        run = bytes(values[start:end])
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-        text = decoder.decode(run, final=False)
-        pending = len(decoder.getstate()[0])
+        text, pending = _utf8_escaped(bytes(values[start:end]))
         position = start  # walk the decoded characters back onto the run's token positions
         for ch in text:
             if "\udc80" <= ch <= "\udcff":  # one byte that is not UTF-8 (surrogateescape)
