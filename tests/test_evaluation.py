@@ -1,6 +1,7 @@
 """Answer extraction on real benchmark rows, and both evaluation protocols end to end on the tiny model."""
 
 import json
+import os
 
 import pytest
 from conftest import BENCH
@@ -118,3 +119,27 @@ def test_backend_picks_lm_evals_model():
     assert (model, batch) == ("vllm", "auto") and args == {"pretrained": "m", "seed": 3, "enforce_eager": True}
     with pytest.raises(ValueError, match="backend"):
         lm_eval_model({}, {**settings, "backend": "sglang"})
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+def test_vllm_engine_options_on_a_cpu_one_process_unpinned(cpu, monkeypatch):
+    """vllm_worker.engine_options (used by lm.VllmLM and lm-eval's vLLM model): on a CPU one process, threads
+    not pinned to the first core; a GPU keeps vLLM's defaults; the environment's own settings win."""
+    import sys
+    import types
+
+    from slm_posttrain.vllm_worker import engine_options
+
+    platforms = types.ModuleType("vllm.platforms")
+    platforms.current_platform = types.SimpleNamespace(is_cpu=lambda: cpu)
+    monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))
+    monkeypatch.setitem(sys.modules, "vllm.platforms", platforms)
+    monkeypatch.setattr(os, "environ", {"VLLM_CPU_OMP_THREADS_BIND": "0-1"})  # the user's own binding
+    options = {"model": "m", "tensor_parallel_size": 1}
+    if not cpu:
+        assert engine_options(options) == options and "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ
+        return
+    assert engine_options(options) == {**options, "distributed_executor_backend": "uni"}
+    assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0" and os.environ["VLLM_CPU_OMP_THREADS_BIND"] == "0-1"
+    assert engine_options({**options, "tensor_parallel_size": 2}) == {**options, "tensor_parallel_size": 2}
+    assert engine_options({**options, "distributed_executor_backend": "mp"})["distributed_executor_backend"] == "mp"

