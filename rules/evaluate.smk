@@ -68,7 +68,7 @@ rule evaluate:
 
 
 # evaluation.backend vllm: one job per model runs all its benchmarks in one lm-eval run, so one engine
-# start-up (30-100 s on a CPU, minutes for a large model on a GPU) serves them all; it writes the same
+# start-up (about 15 s for SmolLM2 on a CPU, minutes for a large model on a GPU) serves them all; it writes the same
 # per-benchmark files as evaluate_benchmark, which the merge and the tables read unchanged.
 rule evaluate_model_vllm:
     input:
