@@ -74,6 +74,22 @@ def sample(bench, tmp_path_factory):
     return data
 
 
+def on_both_backends(run) -> dict:
+    """{backend: run(backend)} for hf and vllm. Where vLLM lives in its own environment (this CPU setup), its
+    half is a subprocess: a thread waits on it while hf computes here, so the agreement tests take the
+    longer half, not the sum (the chat agreement, one half after the other, set CI's length). Where vllm
+    imports in this process, one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from slm_posttrain.lm import vllm_python
+
+    if vllm_python() is None:
+        return {backend: run(backend) for backend in ("hf", "vllm")}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        vllm = pool.submit(run, "vllm")
+        return {"hf": run("hf"), "vllm": vllm.result()}
+
+
 def vllm_env() -> str:
     """The vLLM environment's Python (lm.vllm_python), or skip the test where there is none."""
     from slm_posttrain.lm import vllm_python

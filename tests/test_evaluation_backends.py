@@ -11,21 +11,22 @@ C-Eval, 12 GSM8K, 12 HumanEval rows) with SmolLM2-135M-Instruct, fp32 in both:
 Replies are cut at MAX_GEN_TOKENS new tokens: at 256 the transformers half alone ran over 30 minutes
 beside the other CI files and kept CI over its 40 (the protocol's 1000 is longer still); at 64 MMLU's answers
 (21 tokens per item) are whole, about half of CMMLU's and most of C-Eval's, GSM8K's and HumanEval's are
-cut, and agree on their first 64 tokens. benchmarks/evaluation.py measures any length (2026-12-07, cap
-64, quiet machine: 120 of 120 answers the same, hf 214 s, vllm 351 s). Skipped where no vLLM environment
+cut, and agree on their first 64 tokens. The two halves run side by side (conftest.on_both_backends: the
+vLLM half is a subprocess in the vLLM environment). benchmarks/evaluation.py measures any length (2026-12-08, cap
+64, quiet machine: 120 of 120 answers the same, hf 237 s, vllm 130 s). Skipped where no vLLM environment
 exists; CI creates one."""
 
 
 import pytest
-from conftest import NATS_PER_TOKEN
+from conftest import NATS_PER_TOKEN, on_both_backends
 
 MAX_GEN_TOKENS = 64
 
 
 @pytest.mark.slow
 def test_chat_protocol_answers_and_scores_agree(bench, sample, smollm2):
-    runs = {b: bench.timed_evaluate(str(smollm2), sample, bench.chat_settings(b, MAX_GEN_TOKENS))[0]
-            for b in ("hf", "vllm")}
+    runs = on_both_backends(
+        lambda b: bench.timed_evaluate(str(smollm2), sample, bench.chat_settings(b, MAX_GEN_TOKENS))[0])
     assert runs["vllm"]["backend"]["name"] == "vllm" and runs["hf"]["backend"]["name"] == "hf"
     agreement = bench.chat_agreement(runs["hf"], runs["vllm"])
     print(agreement)

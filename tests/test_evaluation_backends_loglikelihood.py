@@ -4,14 +4,14 @@ per token. A file of its own so that CI's xdist (whole files per worker) runs it
 test, the longest file. Skipped where no vLLM environment exists; CI creates one."""
 
 import pytest
-from conftest import NATS_PER_TOKEN
+from conftest import NATS_PER_TOKEN, on_both_backends
 
 
 @pytest.mark.slow
 def test_loglikelihood_protocol_option_logliks_agree(bench, sample, smollm2):
     from transformers import AutoTokenizer
 
-    runs = {b: bench.evaluate_ll(str(smollm2), sample, b) for b in ("hf", "vllm")}
+    runs = on_both_backends(lambda b: bench.evaluate_ll(str(smollm2), sample, b))
     worst = bench.option_loglik_differences(runs["hf"], runs["vllm"], AutoTokenizer.from_pretrained(smollm2))
     print(worst)
     assert set(worst) == set(bench.MULTIPLE_CHOICE)
